@@ -1,0 +1,50 @@
+#include "keel/core/logging.h"
+
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+namespace keel::log {
+namespace {
+
+void ensure_logger() {
+  static const bool once = [] {
+    auto logger = spdlog::stderr_logger_mt("keel");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %L %n: %v", spdlog::pattern_time_type::utc);
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::info);
+    return true;
+  }();
+  (void)once;
+}
+
+}  // namespace
+
+Status set_level(std::string_view level) {
+  ensure_logger();
+  std::string l(level);
+  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (l == "warning") l = "warn";
+  static constexpr std::string_view kNames[] = {"trace", "debug", "info", "warn", "error", "off"};
+  for (std::string_view n : kNames) {
+    if (l == n) {
+      spdlog::set_level(spdlog::level::from_str(l));
+      return OkStatus();
+    }
+  }
+  return InvalidArgumentError(
+      "unknown log level '{}': use one of trace, debug, info, warn, error, off", level);
+}
+
+void init_from_env() {
+  ensure_logger();
+  if (const char* env = std::getenv("KEEL_LOG_LEVEL"); env && *env) {
+    if (Status s = set_level(env); !s.ok()) {
+      KEEL_LOG_WARN("KEEL_LOG_LEVEL ignored: {}", s.message());
+    }
+  }
+}
+
+}  // namespace keel::log

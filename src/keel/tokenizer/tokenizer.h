@@ -1,0 +1,103 @@
+// Tokenizer: HuggingFace-exact text ⇄ token ids.
+//
+// Loads tokenizer.json (optionally with tokenizer_config.json), a
+// SentencePiece tokenizer.model, or a model folder holding either. A loaded
+// Tokenizer is immutable; every method is safe to call from many threads at
+// once. Copies are cheap and share the loaded tables (shared_ptr), which also
+// keeps them alive for background tasks.
+//
+// Invalid UTF-8 input: by default encode() returns InvalidArgument naming the
+// byte offset; with EncodeOptions::lossy_utf8 each ill-formed subpart is
+// replaced by U+FFFD first.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "keel/core/clock.h"
+#include "keel/core/result.h"
+#include "keel/tokenizer/stages.h"
+
+namespace keel::tokenizer {
+
+struct AddedToken {
+  uint32_t id = 0;
+  std::string content;
+  bool special = false;
+  bool normalized = false;  // matched after normalization (else on raw text)
+  bool lstrip = false;      // swallow whitespace on the left
+  bool rstrip = false;      // swallow whitespace on the right
+  bool single_word = false; // only match at word boundaries
+};
+
+// Everything a loader produces; Tokenizer takes ownership. Any stage may be
+// null except the model.
+struct TokenizerParts {
+  std::unique_ptr<Normalizer> normalizer;
+  std::unique_ptr<PreTokenizer> pre_tokenizer;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<PostProcessor> post_processor;
+  std::unique_ptr<Decoder> decoder;
+  std::vector<AddedToken> added_tokens;
+  // From tokenizer_config.json (or the SentencePiece model's trainer spec).
+  std::optional<std::string> bos_token, eos_token;
+  // When set, override what the post-processor does with add_special_tokens:
+  // add_bos_token / add_eos_token from tokenizer_config.json.
+  std::optional<bool> add_bos_token, add_eos_token;
+};
+
+struct EncodeOptions {
+  bool add_special_tokens = true;
+  bool lossy_utf8 = false;  // replace ill-formed UTF-8 with U+FFFD instead of failing
+  bool offsets = false;     // fill Encoding::offsets (byte ranges in the input)
+};
+
+struct Encoding {
+  std::vector<uint32_t> ids;
+  std::vector<std::pair<uint32_t, uint32_t>> offsets;  // only if requested
+};
+
+class Tokenizer {
+ public:
+  // `path` is a tokenizer.json, a tokenizer.model, or a folder containing
+  // tokenizer.json (preferred) or tokenizer.model, with an optional
+  // tokenizer_config.json beside it.
+  static Result<Tokenizer> from_path(const std::string& path);
+  // tokenizer.json text; `config_json` is tokenizer_config.json text or empty.
+  static Result<Tokenizer> from_json(std::string_view tokenizer_json,
+                                     std::string_view config_json = {});
+  static Result<Tokenizer> from_parts(TokenizerParts parts);
+
+  Result<std::vector<uint32_t>> encode(std::string_view text, bool add_special_tokens = true) const;
+  Result<Encoding> encode(std::string_view text, const EncodeOptions& options) const;
+  // Encodes texts in parallel on the global thread pool. Fails as a whole if
+  // any text fails (naming its index) or the deadline passes.
+  Result<std::vector<std::vector<uint32_t>>> encode_batch(
+      const std::vector<std::string>& texts, bool add_special_tokens = true,
+      Deadline deadline = Deadline::after(std::chrono::minutes(10))) const;
+
+  Result<std::string> decode(std::span<const uint32_t> ids, bool skip_special_tokens = false) const;
+
+  std::optional<uint32_t> token_to_id(std::string_view token) const;
+  std::optional<std::string> id_to_token(uint32_t id) const;
+  // Model vocabulary plus added tokens.
+  size_t vocab_size() const;
+  std::optional<uint32_t> bos_id() const;
+  std::optional<uint32_t> eos_id() const;
+  bool is_special(uint32_t id) const;
+  const std::vector<AddedToken>& added_tokens() const;
+
+  struct Impl;
+
+ private:
+  explicit Tokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<const Impl> impl_;
+};
+
+}  // namespace keel::tokenizer
