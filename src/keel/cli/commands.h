@@ -1,0 +1,16 @@
+// keel's subcommands. Each registers its options on the CLI11 app and
+// returns a runner that yields the process exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace keel::cli {
+
+using Runner = std::function<int()>;
+
+Runner add_tokenize_command(CLI::App& app);
+Runner add_detokenize_command(CLI::App& app);
+
+}  // namespace keel::cli

@@ -1,0 +1,39 @@
+// keel: the command-line entry point.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "keel/cli/commands.h"
+#include "keel/core/logging.h"
+
+int main(int argc, char** argv) {
+  keel::log::init_from_env();
+  CLI::App app{"keel: an LLM inference engine that never hangs"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("keel 0.1.0"));
+  std::string log_level;
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (env KEEL_LOG_LEVEL)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "off"},
+                            CLI::ignore_case));
+  std::map<CLI::App*, keel::cli::Runner> runners;
+  auto add = [&](keel::cli::Runner r) { runners.emplace(app.get_subcommands({}).back(), std::move(r)); };
+  add(keel::cli::add_tokenize_command(app));
+  add(keel::cli::add_detokenize_command(app));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!log_level.empty()) {
+    if (keel::Status s = keel::log::set_level(log_level); !s.ok()) {
+      std::fprintf(stderr, "keel: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+  }
+  for (auto& [sub, run] : runners) {
+    if (sub->parsed()) return run();
+  }
+  return 2;
+}

@@ -1,0 +1,317 @@
+// BPE model: see bpe.h for the semantics. The merge loop is bpe_merge.h.
+#include "keel/tokenizer/models/bpe.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "keel/core/utf8.h"
+#include "keel/tokenizer/models/bpe_internal.h"
+#include "keel/tokenizer/models/bpe_merge.h"
+#include "keel/tokenizer/models/flat_tables.h"
+#include "keel/tokenizer/models/vocab_table.h"
+#include "keel/tokenizer/pre_tokenizers/byte_level_alphabet.h"
+
+namespace keel::tokenizer {
+namespace {
+
+using models_internal::MergeInfo;
+using models_internal::PairMap;
+using models_internal::StringIdMap;
+
+constexpr uint32_t kNoId = UINT32_MAX;
+// Set on an encode-map value when tokenizing the key yields exactly that id.
+constexpr uint32_t kShortcutBit = 1u << 31;
+
+// Raw bytes of a GPT-2 alphabet string, or nullopt if a character is outside
+// the alphabet (or the string is not valid UTF-8).
+std::optional<std::string> alphabet_to_raw(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const utf8::Decoded d = utf8::decode(s, i);
+    if (!d.valid) return std::nullopt;
+    const auto b = byte_level::char_to_byte(d.code_point);
+    if (!b) return std::nullopt;
+    out.push_back(static_cast<char>(*b));
+    i += d.length;
+  }
+  return out;
+}
+
+std::string raw_to_alphabet(std::string_view raw) {
+  std::string out;
+  char buf[2];
+  for (char c : raw) {
+    const int n = byte_level::byte_to_utf8(static_cast<uint8_t>(c), buf);
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// Per-thread scratch, reused across calls so tokenize() does not allocate in
+// the steady state.
+struct Scratch {
+  std::vector<uint32_t> symbols;
+  models_internal::MergeScratch merge;
+  std::string text;
+};
+
+Scratch& scratch() {
+  static thread_local Scratch s;
+  return s;
+}
+
+class BpeModel final : public Model {
+ public:
+  Status init(BpeConfig config, const std::string& path,
+              const std::vector<size_t>& merge_json_index);
+
+  Status tokenize(std::string_view piece, std::vector<uint32_t>& ids) const override {
+    if (piece.empty()) return OkStatus();
+    if (const auto v = encode_map_.find(piece); v && (*v & kShortcutBit)) {
+      ids.push_back(*v & ~kShortcutBit);
+      return OkStatus();
+    }
+    return tokenize_merging(piece, ids);
+  }
+
+  std::optional<uint32_t> token_to_id(std::string_view token) const override {
+    return vocab_.find(token);
+  }
+  std::optional<std::string_view> id_to_token(uint32_t id) const override {
+    return vocab_.token(id);
+  }
+  size_t vocab_size() const override { return vocab_.size(); }
+
+ private:
+  // Tokenizes without the whole-piece shortcut.
+  Status tokenize_merging(std::string_view piece, std::vector<uint32_t>& ids) const;
+  Status initial_symbols(std::string_view piece, std::vector<uint32_t>& out) const;
+  Status initial_symbols_affixed(std::string_view piece, std::vector<uint32_t>& out) const;
+
+  // HF's handling of one initial symbol. `hf_form` is the symbol as HF sees it
+  // (tokenizer.json alphabet, affixes included); only needed when unknown.
+  struct UnkState {
+    uint32_t pending = kNoId;
+  };
+  Status add_unknown(std::string_view hf_form, UnkState& st, std::vector<uint32_t>& out) const;
+  static void add_known(uint32_t id, UnkState& st, std::vector<uint32_t>& out) {
+    if (st.pending != kNoId) {
+      out.push_back(st.pending);
+      st.pending = kNoId;
+    }
+    out.push_back(id);
+  }
+  // HF form of the symbol `sym` (encode form) at the given position.
+  std::string hf_form(std::string_view sym, bool first, bool last) const;
+
+  models_internal::VocabTable vocab_;  // tokenizer.json strings
+  StringIdMap encode_map_;  // encode form (raw bytes in byte-level mode) → id | kShortcutBit
+  PairMap merges_;
+  uint32_t single_byte_ids_[256];    // encode-form one-byte symbols
+  uint32_t byte_fallback_ids_[256];  // "<0xAB>" tokens
+  std::optional<std::string> unk_token_;
+  uint32_t unk_id_ = kNoId;
+  bool byte_fallback_ = false, fuse_unk_ = false, byte_level_raw_ = false;
+  std::string prefix_, suffix_;          // tokenizer.json form
+  std::string prefix_enc_, suffix_enc_;  // encode form
+};
+
+Status BpeModel::init(BpeConfig config, const std::string& path,
+                      const std::vector<size_t>& merge_json_index) {
+  byte_fallback_ = config.byte_fallback;
+  fuse_unk_ = config.fuse_unk;
+  byte_level_raw_ = config.byte_level_raw;
+  prefix_ = std::move(config.continuing_subword_prefix);
+  suffix_ = std::move(config.end_of_word_suffix);
+  unk_token_ = std::move(config.unk_token);
+
+  KEEL_RETURN_IF_ERROR(vocab_.build(config.vocab, path + ".vocab"));
+
+  const size_t prefix_len = prefix_.size();
+  for (size_t i = 0; i < config.merges.size(); ++i) {
+    const BpeMerge& m = config.merges[i];
+    const std::string where = fmt::format(
+        "{}.merges[{}]", path, merge_json_index.empty() ? i : merge_json_index[i]);
+    const auto left = vocab_.find(m.left);
+    if (!left) return InvalidArgumentError("{}: token \"{}\" is not in the vocab", where, m.left);
+    const auto right = vocab_.find(m.right);
+    if (!right) return InvalidArgumentError("{}: token \"{}\" is not in the vocab", where, m.right);
+    if (m.right.size() < prefix_len) {
+      return InvalidArgumentError("{}: right token \"{}\" is shorter than the continuing "
+                                  "subword prefix \"{}\"", where, m.right, prefix_);
+    }
+    std::string merged = m.left + m.right.substr(prefix_len);
+    const auto merged_id = vocab_.find(merged);
+    if (!merged_id) {
+      return InvalidArgumentError("{}: merged token \"{}\" is not in the vocab", where, merged);
+    }
+    if (m.rank == UINT32_MAX) return InvalidArgumentError("{}: rank 2^32-1 is reserved", where);
+    merges_.insert(*left, *right, MergeInfo{m.rank, *merged_id});
+  }
+
+  if (byte_level_raw_) {
+    auto p = alphabet_to_raw(prefix_);
+    auto s = alphabet_to_raw(suffix_);
+    if (!p || !s) {
+      return UnimplementedError(
+          "{}: continuing_subword_prefix/end_of_word_suffix with characters outside the "
+          "byte-level alphabet are not supported in byte-level mode", path);
+    }
+    prefix_enc_ = std::move(*p);
+    suffix_enc_ = std::move(*s);
+    for (const auto& [token, id] : config.vocab) {
+      // Entries outside the alphabet can never be produced from raw bytes.
+      if (auto raw = alphabet_to_raw(token)) encode_map_.insert(*raw, id);
+    }
+  } else {
+    prefix_enc_ = prefix_;
+    suffix_enc_ = suffix_;
+    for (const auto& [token, id] : config.vocab) encode_map_.insert(token, id);
+  }
+
+  for (int b = 0; b < 256; ++b) {
+    const char c = static_cast<char>(b);
+    const bool single = byte_level_raw_ || b < 0x80;
+    const auto id = single ? encode_map_.find(std::string_view(&c, 1)) : std::nullopt;
+    single_byte_ids_[b] = id ? *id : kNoId;
+    const auto fb = vocab_.find(fmt::format("<0x{:02X}>", b));
+    byte_fallback_ids_[b] = fb ? *fb : kNoId;
+  }
+  if (unk_token_) {
+    if (const auto u = vocab_.find(*unk_token_)) unk_id_ = *u;
+  }
+
+  // Whole-piece shortcut: with ignore_merges HF looks the piece up first;
+  // otherwise only entries the merges rebuild exactly are safe to shortcut.
+  std::vector<uint32_t> out;
+  for (size_t e = 0; e < encode_map_.size(); ++e) {
+    const uint32_t id = encode_map_.value_at(e);
+    bool shortcut = config.ignore_merges;
+    if (!shortcut) {
+      out.clear();
+      shortcut = tokenize_merging(encode_map_.key_at(e), out).ok() && out.size() == 1 &&
+                 out[0] == id;
+    }
+    if (shortcut) encode_map_.set_value_at(e, id | kShortcutBit);
+  }
+  return OkStatus();
+}
+
+std::string BpeModel::hf_form(std::string_view sym, bool first, bool last) const {
+  std::string s;
+  if (!first) s += prefix_;
+  s += byte_level_raw_ ? raw_to_alphabet(sym) : std::string(sym);
+  if (last) s += suffix_;
+  return s;
+}
+
+Status BpeModel::add_unknown(std::string_view hf_form, UnkState& st,
+                             std::vector<uint32_t>& out) const {
+  if (byte_fallback_) {
+    bool all = true;
+    for (char c : hf_form) all = all && byte_fallback_ids_[static_cast<uint8_t>(c)] != kNoId;
+    if (all) {
+      // As HF: a pending unk is not flushed before byte-fallback tokens.
+      for (char c : hf_form) out.push_back(byte_fallback_ids_[static_cast<uint8_t>(c)]);
+      return OkStatus();
+    }
+  }
+  if (!unk_token_) return OkStatus();  // HF drops the symbol
+  if (unk_id_ == kNoId) {
+    return InvalidArgumentError("BPE unk_token \"{}\" is not in the vocab", *unk_token_);
+  }
+  if (st.pending != kNoId && fuse_unk_) return OkStatus();
+  if (st.pending != kNoId) out.push_back(st.pending);
+  st.pending = unk_id_;
+  return OkStatus();
+}
+
+Status BpeModel::initial_symbols(std::string_view piece, std::vector<uint32_t>& out) const {
+  if (!prefix_.empty() || !suffix_.empty()) return initial_symbols_affixed(piece, out);
+  UnkState st;
+  const size_t n = piece.size();
+  for (size_t i = 0; i < n;) {
+    const auto b = static_cast<uint8_t>(piece[i]);
+    size_t len = 1;
+    uint32_t id;
+    if (byte_level_raw_ || b < 0x80) {
+      id = single_byte_ids_[b];
+    } else {
+      const int l = utf8::sequence_length(b);
+      len = (l == 0 || i + static_cast<size_t>(l) > n) ? 1 : static_cast<size_t>(l);
+      const auto v = encode_map_.find(piece.substr(i, len));
+      id = v ? (*v & ~kShortcutBit) : kNoId;
+    }
+    if (id != kNoId) {
+      add_known(id, st, out);
+    } else {
+      const std::string_view sym = piece.substr(i, len);
+      if (byte_level_raw_) {
+        KEEL_RETURN_IF_ERROR(add_unknown(hf_form(sym, true, false), st, out));
+      } else {
+        KEEL_RETURN_IF_ERROR(add_unknown(sym, st, out));
+      }
+    }
+    i += len;
+  }
+  if (st.pending != kNoId) out.push_back(st.pending);
+  return OkStatus();
+}
+
+Status BpeModel::initial_symbols_affixed(std::string_view piece,
+                                         std::vector<uint32_t>& out) const {
+  UnkState st;
+  std::string& key = scratch().text;
+  const size_t n = piece.size();
+  for (size_t i = 0; i < n;) {
+    size_t len = 1;
+    if (!byte_level_raw_) {
+      const int l = utf8::sequence_length(static_cast<uint8_t>(piece[i]));
+      len = (l == 0 || i + static_cast<size_t>(l) > n) ? 1 : static_cast<size_t>(l);
+    }
+    const bool first = i == 0, last = i + len == n;
+    const std::string_view sym = piece.substr(i, len);
+    key.clear();
+    if (!first) key += prefix_enc_;
+    key += sym;
+    if (last) key += suffix_enc_;
+    if (const auto v = encode_map_.find(key)) {
+      add_known(*v & ~kShortcutBit, st, out);
+    } else {
+      KEEL_RETURN_IF_ERROR(add_unknown(hf_form(sym, first, last), st, out));
+    }
+    i += len;
+  }
+  if (st.pending != kNoId) out.push_back(st.pending);
+  return OkStatus();
+}
+
+Status BpeModel::tokenize_merging(std::string_view piece, std::vector<uint32_t>& ids) const {
+  Scratch& s = scratch();
+  s.symbols.clear();
+  KEEL_RETURN_IF_ERROR(initial_symbols(piece, s.symbols));
+  models_internal::apply_merges(merges_, s.symbols, s.merge);
+  ids.insert(ids.end(), s.symbols.begin(), s.symbols.end());
+  return OkStatus();
+}
+
+}  // namespace
+
+namespace models_internal {
+
+Result<std::unique_ptr<Model>> build_bpe(BpeConfig config, const std::string& path,
+                                         const std::vector<size_t>& merge_json_index) {
+  auto model = std::make_unique<BpeModel>();
+  KEEL_RETURN_IF_ERROR(model->init(std::move(config), path, merge_json_index));
+  return std::unique_ptr<Model>(std::move(model));
+}
+
+}  // namespace models_internal
+
+Result<std::unique_ptr<Model>> make_bpe(BpeConfig config) {
+  return models_internal::build_bpe(std::move(config), "BpeConfig", {});
+}
+
+}  // namespace keel::tokenizer

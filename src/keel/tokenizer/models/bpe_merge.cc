@@ -1,0 +1,95 @@
+#include "keel/tokenizer/models/bpe_merge.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace keel::tokenizer::models_internal {
+namespace {
+
+constexpr uint32_t kNoRank = UINT32_MAX;
+
+// Heap order: lowest rank first, then lowest position (std heaps are max-heaps).
+bool lower_priority(const MergeScratch::Candidate& a, const MergeScratch::Candidate& b) {
+  return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
+}
+
+}  // namespace
+
+void apply_merges_scan(const PairMap& merges, std::vector<uint32_t>& ids,
+                       MergeScratch& scratch) {
+  size_t n = ids.size();
+  if (n < 2) return;
+  scratch.ranks.resize(n);
+  scratch.merged.resize(n);
+  uint32_t* id = ids.data();
+  uint32_t* rank = scratch.ranks.data();      // rank[i]: pair (id[i], id[i+1]); n-1 entries
+  uint32_t* merged = scratch.merged.data();
+  auto lookup = [&](size_t i) {
+    const MergeInfo* m = merges.find(id[i], id[i + 1]);
+    rank[i] = m ? m->rank : kNoRank;
+    merged[i] = m ? m->merged_id : 0;
+  };
+  for (size_t i = 0; i + 1 < n; ++i) lookup(i);
+  while (n > 1) {
+    size_t best = 0;
+    for (size_t i = 1; i + 1 < n; ++i) {
+      if (rank[i] < rank[best]) best = i;
+    }
+    if (rank[best] == kNoRank) break;
+    id[best] = merged[best];
+    // Drop symbol best+1 and pair entry best (recomputed below).
+    const size_t tail = n - best - 2;
+    std::memmove(id + best + 1, id + best + 2, tail * sizeof(uint32_t));
+    std::memmove(rank + best, rank + best + 1, tail * sizeof(uint32_t));
+    std::memmove(merged + best, merged + best + 1, tail * sizeof(uint32_t));
+    --n;
+    if (best > 0) lookup(best - 1);
+    if (best + 1 < n) lookup(best);
+  }
+  ids.resize(n);
+}
+
+void apply_merges_heap(const PairMap& merges, std::vector<uint32_t>& ids,
+                       MergeScratch& scratch) {
+  const size_t n = ids.size();
+  if (n < 2) return;
+  auto& sym = scratch.symbols;
+  auto& heap = scratch.heap;
+  sym.resize(n);
+  heap.clear();
+  for (size_t i = 0; i < n; ++i) {
+    sym[i] = MergeScratch::Symbol{ids[i], static_cast<int32_t>(i) - 1,
+                                  i + 1 < n ? static_cast<int32_t>(i + 1) : -1, true};
+  }
+  auto push = [&](size_t left, size_t right) {
+    if (const MergeInfo* m = merges.find(sym[left].id, sym[right].id)) {
+      heap.push_back({m->rank, static_cast<uint32_t>(left), m->merged_id});
+      std::push_heap(heap.begin(), heap.end(), lower_priority);
+    }
+  };
+  for (size_t i = 0; i + 1 < n; ++i) push(i, i + 1);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), lower_priority);
+    const MergeScratch::Candidate top = heap.back();
+    heap.pop_back();
+    MergeScratch::Symbol& left = sym[top.pos];
+    if (!left.alive || left.next < 0) continue;
+    const MergeScratch::Symbol right = sym[static_cast<size_t>(left.next)];
+    // A stale entry: the pair at this position changed since it was queued.
+    const MergeInfo* m = merges.find(left.id, right.id);
+    if (m == nullptr || m->merged_id != top.merged) continue;
+    sym[static_cast<size_t>(left.next)].alive = false;
+    left.id = top.merged;
+    left.next = right.next;
+    if (right.next >= 0) sym[static_cast<size_t>(right.next)].prev = static_cast<int32_t>(top.pos);
+    if (left.prev >= 0) push(static_cast<size_t>(left.prev), top.pos);
+    if (left.next >= 0) push(top.pos, static_cast<size_t>(left.next));
+  }
+  size_t out = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (sym[i].alive) ids[out++] = sym[i].id;
+  }
+  ids.resize(out);
+}
+
+}  // namespace keel::tokenizer::models_internal

@@ -1,0 +1,190 @@
+// Flat open-addressing hash tables for the models' hot paths.
+//
+// StringIdMap: byte string → uint32 value. Keys live in one arena; a slot
+// holds a 32-bit hash tag and an entry index, so a probe touches one cache
+// line for the slot and one for the key bytes.
+// PairMap: (left id, right id) → (rank, merged id), keyed by one uint64.
+// Both are built once and then only read (thread-safe for concurrent reads).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keel::tokenizer::models_internal {
+
+inline uint64_t mix64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return h;
+}
+
+inline uint64_t hash_bytes(const char* p, size_t n) {
+  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0xc4ceb9fe1a85ec53ULL);
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    h ^= h >> 29;
+    p += 8;
+    n -= 8;
+  }
+  if (n > 0) {
+    uint64_t w = 0;
+    std::memcpy(&w, p, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+  }
+  return mix64(h);
+}
+
+class StringIdMap {
+ public:
+  // Inserts `key` → `value`; if the key exists its value is replaced.
+  void insert(std::string_view key, uint32_t value) {
+    if ((entries_.size() + 1) * 2 > slots_.size()) grow();
+    const uint64_t h = hash_bytes(key.data(), key.size());
+    const auto tag = static_cast<uint32_t>(h >> 32);
+    size_t i = h & mask_;
+    while (slots_[i].entry != kEmpty) {
+      if (slots_[i].tag == tag && key_of(slots_[i].entry) == key) {
+        entries_[slots_[i].entry].value = value;
+        return;
+      }
+      i = (i + 1) & mask_;
+    }
+    slots_[i] = Slot{tag, static_cast<uint32_t>(entries_.size())};
+    entries_.push_back(Entry{static_cast<uint32_t>(arena_.size()),
+                             static_cast<uint32_t>(key.size()), value});
+    arena_.append(key);
+  }
+
+  std::optional<uint32_t> find(std::string_view key) const {
+    if (slots_.empty()) return std::nullopt;
+    const uint64_t h = hash_bytes(key.data(), key.size());
+    const auto tag = static_cast<uint32_t>(h >> 32);
+    size_t i = h & mask_;
+    while (slots_[i].entry != kEmpty) {
+      if (slots_[i].tag == tag) {
+        const Entry& e = entries_[slots_[i].entry];
+        if (e.length == key.size() &&
+            std::memcmp(arena_.data() + e.offset, key.data(), key.size()) == 0) {
+          return e.value;
+        }
+      }
+      i = (i + 1) & mask_;
+    }
+    return std::nullopt;
+  }
+
+  size_t size() const { return entries_.size(); }
+  std::string_view key_at(size_t entry) const { return key_of(static_cast<uint32_t>(entry)); }
+  uint32_t value_at(size_t entry) const { return entries_[entry].value; }
+  void set_value_at(size_t entry, uint32_t value) { entries_[entry].value = value; }
+
+ private:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  struct Slot {
+    uint32_t tag = 0;
+    uint32_t entry = kEmpty;
+  };
+  struct Entry {
+    uint32_t offset, length, value;
+  };
+
+  std::string_view key_of(uint32_t entry) const {
+    const Entry& e = entries_[entry];
+    return std::string_view(arena_).substr(e.offset, e.length);
+  }
+
+  void grow() {
+    const size_t cap = slots_.empty() ? 64 : slots_.size() * 2;
+    slots_.assign(cap, Slot{});
+    mask_ = cap - 1;
+    for (uint32_t e = 0; e < entries_.size(); ++e) {
+      const std::string_view k = key_of(e);
+      const uint64_t h = hash_bytes(k.data(), k.size());
+      size_t i = h & mask_;
+      while (slots_[i].entry != kEmpty) i = (i + 1) & mask_;
+      slots_[i] = Slot{static_cast<uint32_t>(h >> 32), e};
+    }
+  }
+
+  std::vector<Slot> slots_;
+  std::vector<Entry> entries_;
+  std::string arena_;
+  size_t mask_ = 0;
+};
+
+struct MergeInfo {
+  uint32_t rank;
+  uint32_t merged_id;
+};
+
+class PairMap {
+ public:
+  static uint64_t key(uint32_t left, uint32_t right) {
+    return (static_cast<uint64_t>(left) << 32) | right;
+  }
+
+  // Inserts or replaces (a later merge of the same pair wins, as in HF).
+  void insert(uint32_t left, uint32_t right, MergeInfo info) {
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    place(key(left, right), info, /*replace=*/true);
+  }
+
+  // nullptr when the pair has no merge.
+  const MergeInfo* find(uint32_t left, uint32_t right) const {
+    const uint64_t k = key(left, right);
+    size_t i = mix64(k) & mask_;
+    while (true) {
+      const Slot& s = slots_[i];
+      if (s.key == k) return &s.info;
+      if (s.key == kEmpty) return nullptr;
+      i = (i + 1) & mask_;
+    }
+  }
+
+  size_t size() const { return count_; }
+
+ private:
+  static constexpr uint64_t kEmpty = UINT64_MAX;
+  struct Slot {
+    uint64_t key = kEmpty;
+    MergeInfo info{0, 0};
+  };
+
+  void place(uint64_t k, MergeInfo info, bool replace) {
+    size_t i = mix64(k) & mask_;
+    while (slots_[i].key != kEmpty) {
+      if (slots_[i].key == k) {
+        if (replace) slots_[i].info = info;
+        return;
+      }
+      i = (i + 1) & mask_;
+    }
+    slots_[i] = Slot{k, info};
+    ++count_;
+  }
+
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    const size_t cap = old.empty() ? 64 : old.size() * 2;
+    slots_.assign(cap, Slot{});
+    mask_ = cap - 1;
+    count_ = 0;
+    for (const Slot& s : old) {
+      if (s.key != kEmpty) place(s.key, s.info, false);
+    }
+  }
+
+  // Never empty after construction, so find() needs no emptiness check.
+  std::vector<Slot> slots_ = std::vector<Slot>(64);
+  size_t mask_ = 63;
+  size_t count_ = 0;
+};
+
+}  // namespace keel::tokenizer::models_internal

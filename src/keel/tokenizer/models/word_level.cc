@@ -1,0 +1,119 @@
+#include "keel/tokenizer/models/word_level.h"
+
+#include "keel/tokenizer/models/vocab_table.h"
+
+namespace keel::tokenizer {
+namespace {
+
+class WordLevelModel final : public Model {
+ public:
+  Status init(WordLevelConfig config) {
+    unk_token_ = std::move(config.unk_token);
+    return vocab_.build(config.vocab, "WordLevel vocab");
+  }
+
+  Status tokenize(std::string_view piece, std::vector<uint32_t>& ids) const override {
+    if (const auto id = vocab_.find(piece)) {
+      ids.push_back(*id);
+    } else if (const auto unk = vocab_.find(unk_token_)) {
+      ids.push_back(*unk);
+    } else {
+      return InvalidArgumentError(
+          "WordLevel: \"{}\" is not in the vocab and neither is the unk token \"{}\"", piece,
+          unk_token_);
+    }
+    return OkStatus();
+  }
+  std::optional<uint32_t> token_to_id(std::string_view token) const override {
+    return vocab_.find(token);
+  }
+  std::optional<std::string_view> id_to_token(uint32_t id) const override {
+    return vocab_.token(id);
+  }
+  size_t vocab_size() const override { return vocab_.size(); }
+
+ private:
+  models_internal::VocabTable vocab_;
+  std::string unk_token_;
+};
+
+class WordPieceModel final : public Model {
+ public:
+  Status init(WordPieceConfig config) {
+    unk_token_ = std::move(config.unk_token);
+    prefix_ = std::move(config.continuing_subword_prefix);
+    max_chars_ = config.max_input_chars_per_word;
+    return vocab_.build(config.vocab, "WordPiece vocab");
+  }
+
+  Status tokenize(std::string_view piece, std::vector<uint32_t>& ids) const override {
+    size_t num_chars = 0;
+    for (char c : piece) num_chars += (static_cast<uint8_t>(c) & 0xC0) != 0x80;
+    if (num_chars > max_chars_) return push_unk(piece, ids);
+    const size_t first_new = ids.size();
+    static thread_local std::string key;
+    for (size_t start = 0; start < piece.size();) {
+      size_t end = piece.size();
+      bool found = false;
+      while (start < end) {
+        key.clear();
+        if (start > 0) key += prefix_;
+        key += piece.substr(start, end - start);
+        if (const auto id = vocab_.find(key)) {
+          ids.push_back(*id);
+          found = true;
+          break;
+        }
+        // Drop the last character.
+        do {
+          --end;
+        } while (end > start && (static_cast<uint8_t>(piece[end]) & 0xC0) == 0x80);
+      }
+      if (!found) {
+        ids.resize(first_new);
+        return push_unk(piece, ids);
+      }
+      start = end;
+    }
+    return OkStatus();
+  }
+  std::optional<uint32_t> token_to_id(std::string_view token) const override {
+    return vocab_.find(token);
+  }
+  std::optional<std::string_view> id_to_token(uint32_t id) const override {
+    return vocab_.token(id);
+  }
+  size_t vocab_size() const override { return vocab_.size(); }
+
+ private:
+  Status push_unk(std::string_view piece, std::vector<uint32_t>& ids) const {
+    const auto unk = vocab_.find(unk_token_);
+    if (!unk) {
+      return InvalidArgumentError(
+          "WordPiece: \"{}\" cannot be tokenized and the unk token \"{}\" is not in the vocab",
+          piece, unk_token_);
+    }
+    ids.push_back(*unk);
+    return OkStatus();
+  }
+
+  models_internal::VocabTable vocab_;
+  std::string unk_token_, prefix_;
+  size_t max_chars_ = 100;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> make_word_level(WordLevelConfig config) {
+  auto m = std::make_unique<WordLevelModel>();
+  KEEL_RETURN_IF_ERROR(m->init(std::move(config)));
+  return std::unique_ptr<Model>(std::move(m));
+}
+
+Result<std::unique_ptr<Model>> make_word_piece(WordPieceConfig config) {
+  auto m = std::make_unique<WordPieceModel>();
+  KEEL_RETURN_IF_ERROR(m->init(std::move(config)));
+  return std::unique_ptr<Model>(std::move(m));
+}
+
+}  // namespace keel::tokenizer

@@ -1,0 +1,60 @@
+#include "keel/tokenizer/normalizers/replace_pattern.h"
+
+#include <nlohmann/json.hpp>
+
+#include "keel/tokenizer/json_util.h"
+
+namespace keel::tokenizer {
+
+Result<ReplacePattern> ReplacePattern::parse(const nlohmann::json& j, const std::string& path) {
+  if (!j.is_object() || j.size() != 1) {
+    return InvalidArgumentError(
+        "{}: expected an object with exactly one of \"String\" or \"Regex\", got {}", path,
+        j.dump());
+  }
+  ReplacePattern p;
+  if (j.contains("String")) {
+    KEEL_ASSIGN_OR_RETURN(p.literal_, json::get_string(j, "String", path));
+    if (p.literal_.empty()) {
+      KEEL_ASSIGN_OR_RETURN(Regex r, Regex::compile_literal(p.literal_));
+      p.regex_ = std::move(r);
+    }
+    return p;
+  }
+  if (j.contains("Regex")) {
+    KEEL_ASSIGN_OR_RETURN(std::string pattern, json::get_string(j, "Regex", path));
+    Result<Regex> r = Regex::compile(pattern);
+    if (!r.ok()) return r.status().with_context(json::child_path(path, "Regex"));
+    p.regex_ = std::move(r).value();
+    return p;
+  }
+  return InvalidArgumentError("{}: unknown pattern kind '{}' (expected \"String\" or \"Regex\")",
+                              path, j.begin().key());
+}
+
+Status ReplacePattern::replace_all(std::string_view text, std::string_view content,
+                                   std::string& out) const {
+  if (!regex_) {
+    size_t pos = 0;
+    for (;;) {
+      const size_t hit = text.find(literal_, pos);
+      if (hit == std::string_view::npos) break;
+      out.append(text.substr(pos, hit - pos));
+      out.append(content);
+      pos = hit + literal_.size();
+    }
+    out.append(text.substr(pos));
+    return OkStatus();
+  }
+  KEEL_ASSIGN_OR_RETURN(const std::vector<RegexMatch> matches, regex_->find_all(text));
+  size_t pos = 0;
+  for (const RegexMatch& m : matches) {
+    out.append(text.substr(pos, m.begin - pos));
+    out.append(content);
+    pos = m.end;
+  }
+  out.append(text.substr(pos));
+  return OkStatus();
+}
+
+}  // namespace keel::tokenizer

@@ -1,0 +1,34 @@
+// ReplacePattern: the {"String": "..."} / {"Regex": "..."} pattern of the
+// Replace normalizer and decoder, with HF's replace-all semantics (matches
+// are non-overlapping, left to right; empty matches as onig's find_iter).
+// Immutable after construction; thread-safe.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "keel/core/result.h"
+#include "keel/tokenizer/regex.h"
+
+namespace keel::tokenizer {
+
+class ReplacePattern {
+ public:
+  // Parses the object at `path` (exactly one of "String" or "Regex").
+  static Result<ReplacePattern> parse(const nlohmann::json& j, const std::string& path);
+
+  // Appends `text` with every match replaced by `content` to `out`.
+  Status replace_all(std::string_view text, std::string_view content, std::string& out) const;
+
+ private:
+  ReplacePattern() = default;
+  // A non-empty String pattern is searched for directly; everything else
+  // (Regex, empty String) goes through the regex engine.
+  std::string literal_;
+  std::optional<Regex> regex_;
+};
+
+}  // namespace keel::tokenizer

@@ -1,0 +1,140 @@
+#include <algorithm>
+#include <unordered_map>
+
+#include "keel/tokenizer/sentencepiece/spm_models.h"
+
+namespace keel::tokenizer::spm {
+namespace {
+
+// Contract: see spm_models.h (BPE).
+class SpmBpe final : public Model {
+ public:
+  explicit SpmBpe(std::shared_ptr<const SpmVocab> vocab) : vocab_(std::move(vocab)) {
+    for (uint32_t id = 0; id < vocab_->size(); ++id) {
+      if (vocab_->type(id) == PieceType::kUnused) has_unused_ = true;
+    }
+  }
+
+  Status tokenize(std::string_view text, std::vector<uint32_t>& ids) const override {
+    if (text.empty()) return OkStatus();
+    struct Symbol {
+      int64_t prev;
+      int64_t next;
+      size_t begin;   // byte range in `text`; length 0 once merged away
+      size_t length;
+      bool frozen;
+    };
+    struct Pair {
+      float score;
+      int64_t left;
+      int64_t right;
+      size_t length;
+    };
+    // bpe_model.cc's agenda order: highest score first, then leftmost.
+    struct Lower {
+      bool operator()(const Pair& a, const Pair& b) const {
+        return a.score < b.score || (a.score == b.score && a.left > b.left);
+      }
+    };
+    thread_local std::vector<Symbol> symbols;
+    thread_local std::vector<Pair> heap;
+    thread_local std::vector<Segment> segments;
+    symbols.clear();
+    heap.clear();
+    segments.clear();
+    std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>> rev_merge;
+
+    // Split into characters; a USER_DEFINED piece is one frozen symbol.
+    for (size_t pos = 0; pos < text.size();) {
+      size_t len = vocab_->has_user_defined() ? vocab_->user_defined_prefix(text.substr(pos)) : 0;
+      const bool frozen = len > 0;
+      if (!frozen) len = std::min(one_char_len(text[pos]), text.size() - pos);
+      const auto index = static_cast<int64_t>(symbols.size());
+      symbols.push_back(Symbol{index - 1, pos + len < text.size() ? index + 1 : -1, pos, len,
+                               frozen});
+      pos += len;
+    }
+
+    // `heap` is a max-heap under Lower (std::push_heap / pop_heap).
+    auto view = [&](int64_t i) {
+      const Symbol& s = symbols[static_cast<size_t>(i)];
+      return text.substr(s.begin, s.length);
+    };
+    auto maybe_add = [&](int64_t left, int64_t right) {
+      if (left == -1 || right == -1) return;
+      const Symbol& l = symbols[static_cast<size_t>(left)];
+      const Symbol& r = symbols[static_cast<size_t>(right)];
+      if (l.frozen || r.frozen) return;
+      const std::string_view merged = text.substr(l.begin, l.length + r.length);
+      const auto id = vocab_->find_matchable(merged);
+      if (!id) return;
+      heap.push_back(Pair{vocab_->score(*id), left, right, merged.size()});
+      std::push_heap(heap.begin(), heap.end(), Lower{});
+      if (has_unused_ && vocab_->type(*id) == PieceType::kUnused) {
+        rev_merge[merged] = {view(left), view(right)};
+      }
+    };
+    for (size_t i = 1; i < symbols.size(); ++i) {
+      maybe_add(static_cast<int64_t>(i - 1), static_cast<int64_t>(i));
+    }
+
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), Lower{});
+      const Pair top = heap.back();
+      heap.pop_back();
+      Symbol& l = symbols[static_cast<size_t>(top.left)];
+      Symbol& r = symbols[static_cast<size_t>(top.right)];
+      // Stale: one side was merged away or has grown since the push.
+      if (l.length == 0 || r.length == 0 || l.length + r.length != top.length) continue;
+      l.length += r.length;
+      l.next = r.next;
+      if (r.next >= 0) symbols[static_cast<size_t>(r.next)].prev = top.left;
+      r.length = 0;
+      maybe_add(l.prev, top.left);
+      maybe_add(top.left, l.next);
+    }
+    for (int64_t i = 0; i != -1; i = symbols[static_cast<size_t>(i)].next) {
+      resegment(view(i), rev_merge, segments);
+    }
+    vocab_->emit(segments, ids);
+    return OkStatus();
+  }
+
+  std::optional<uint32_t> token_to_id(std::string_view token) const override {
+    return vocab_->find(token);
+  }
+  std::optional<std::string_view> id_to_token(uint32_t id) const override {
+    if (id >= vocab_->size()) return std::nullopt;
+    return std::string_view(vocab_->piece(id));
+  }
+  size_t vocab_size() const override { return vocab_->size(); }
+
+ private:
+  // An UNUSED piece is replaced by the two symbols it was merged from.
+  void resegment(
+      std::string_view piece,
+      const std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>>&
+          rev_merge,
+      std::vector<Segment>& out) const {
+    const uint32_t id = vocab_->id_of(piece);
+    if (vocab_->type(id) == PieceType::kUnused) {
+      if (const auto it = rev_merge.find(piece); it != rev_merge.end()) {
+        resegment(it->second.first, rev_merge, out);
+        resegment(it->second.second, rev_merge, out);
+        return;
+      }
+    }
+    out.push_back(Segment{piece, id});
+  }
+
+  std::shared_ptr<const SpmVocab> vocab_;
+  bool has_unused_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_spm_bpe(std::shared_ptr<const SpmVocab> vocab) {
+  return std::make_unique<SpmBpe>(std::move(vocab));
+}
+
+}  // namespace keel::tokenizer::spm

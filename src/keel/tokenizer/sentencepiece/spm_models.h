@@ -1,0 +1,27 @@
+// SentencePiece segmentation models, following libsentencepiece exactly
+// (not HF's Unigram/BPE, whose rules differ: see sentencepiece_model.h).
+//
+// Unigram: the optimized Viterbi of unigram_model.cc over matchable pieces.
+//   USER_DEFINED pieces score (length * max_normal_score - 0.1) so they always
+//   win; UNUSED pieces are skipped; a character no piece starts with is unk
+//   with score (min_normal_score - 10). Ties keep the first candidate found
+//   (earlier start, then shorter piece).
+// BPE: bpe_model.cc. Text starts as characters (USER_DEFINED pieces as single
+//   frozen symbols); repeatedly the adjacent pair whose concatenation is a
+//   matchable piece with the highest score merges, leftmost on equal scores.
+//   A result that is an UNUSED piece is split back along its merge.
+// Both then apply SpmVocab::emit (byte fallback / unk runs).
+// Thread-safety: immutable; per-call scratch is thread_local.
+#pragma once
+
+#include <memory>
+
+#include "keel/tokenizer/sentencepiece/spm_vocab.h"
+#include "keel/tokenizer/stages.h"
+
+namespace keel::tokenizer::spm {
+
+std::unique_ptr<Model> make_spm_unigram(std::shared_ptr<const SpmVocab> vocab);
+std::unique_ptr<Model> make_spm_bpe(std::shared_ptr<const SpmVocab> vocab);
+
+}  // namespace keel::tokenizer::spm

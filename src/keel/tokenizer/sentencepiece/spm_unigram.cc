@@ -1,0 +1,109 @@
+#include <cfloat>
+
+#include "keel/tokenizer/sentencepiece/spm_models.h"
+
+namespace keel::tokenizer::spm {
+namespace {
+
+constexpr float kUnkPenalty = 10.0f;
+
+// Contract: see spm_models.h (Unigram).
+class SpmUnigram final : public Model {
+ public:
+  explicit SpmUnigram(std::shared_ptr<const SpmVocab> vocab) : vocab_(std::move(vocab)) {
+    std::vector<std::pair<std::string_view, uint32_t>> keys;
+    for (const auto& [piece, id] : vocab_->matchable()) keys.emplace_back(piece, id);
+    trie_ = PieceTrie(std::move(keys));
+    // As libsentencepiece: over NORMAL pieces, starting from FLT_MAX / FLT_MIN.
+    min_score_ = FLT_MAX;
+    max_score_ = FLT_MIN;
+    for (uint32_t id = 0; id < vocab_->size(); ++id) {
+      if (vocab_->type(id) != PieceType::kNormal) continue;
+      min_score_ = std::min(min_score_, vocab_->score(id));
+      max_score_ = std::max(max_score_, vocab_->score(id));
+    }
+  }
+
+  Status tokenize(std::string_view text, std::vector<uint32_t>& ids) const override {
+    if (text.empty()) return OkStatus();
+    // The numeric types mirror unigram_model.cc (float path scores; a
+    // user-defined bonus computed in double) so ties resolve identically.
+    struct BestPath {
+      int64_t starts_at = -1;
+      uint32_t id = 0;
+      float score = 0;
+    };
+    thread_local std::vector<BestPath> best;
+    thread_local std::vector<Segment> segments;
+    const size_t size = text.size();
+    best.assign(size + 1, BestPath{});
+    const float unk_score = min_score_ - kUnkPenalty;
+    size_t start = 0;
+    while (start < size) {
+      const float till_here = best[start].score;
+      const size_t mblen = std::min(one_char_len(text[start]), size - start);
+      bool has_single_node = false;
+      trie_.common_prefix_search(text.substr(start), [&](size_t length, uint32_t id) {
+        const PieceType type = vocab_->type(id);
+        if (type == PieceType::kUnused) return;
+        BestPath& target = best[start + length];
+        bool better;
+        float candidate;
+        if (type == PieceType::kUserDefined) {
+          const double bonus = static_cast<double>(static_cast<float>(length) * max_score_) - 0.1;
+          const double c = bonus + static_cast<double>(till_here);
+          better = target.starts_at == -1 || c > static_cast<double>(target.score);
+          candidate = static_cast<float>(c);
+        } else {
+          candidate = vocab_->score(id) + till_here;
+          better = target.starts_at == -1 || candidate > target.score;
+        }
+        if (better) {
+          target = BestPath{static_cast<int64_t>(start), id, candidate};
+        }
+        if (length == mblen) has_single_node = true;
+      });
+      if (!has_single_node) {
+        BestPath& target = best[start + mblen];
+        const float candidate = unk_score + till_here;
+        if (target.starts_at == -1 || candidate > target.score) {
+          target = BestPath{static_cast<int64_t>(start), vocab_->unk_id(), candidate};
+        }
+      }
+      start += mblen;
+    }
+    segments.clear();
+    for (size_t end = size; end > 0;) {
+      const BestPath& node = best[end];
+      const auto begin = static_cast<size_t>(node.starts_at);
+      segments.push_back(Segment{text.substr(begin, end - begin), node.id});
+      end = begin;
+    }
+    std::reverse(segments.begin(), segments.end());
+    vocab_->emit(segments, ids);
+    return OkStatus();
+  }
+
+  std::optional<uint32_t> token_to_id(std::string_view token) const override {
+    return vocab_->find(token);
+  }
+  std::optional<std::string_view> id_to_token(uint32_t id) const override {
+    if (id >= vocab_->size()) return std::nullopt;
+    return std::string_view(vocab_->piece(id));
+  }
+  size_t vocab_size() const override { return vocab_->size(); }
+
+ private:
+  std::shared_ptr<const SpmVocab> vocab_;
+  PieceTrie trie_;
+  float min_score_;
+  float max_score_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_spm_unigram(std::shared_ptr<const SpmVocab> vocab) {
+  return std::make_unique<SpmUnigram>(std::move(vocab));
+}
+
+}  // namespace keel::tokenizer::spm

@@ -1,0 +1,113 @@
+#include "keel/tokenizer/tokenizer.h"
+
+#include <gtest/gtest.h>
+
+#include "common/testdata.h"
+
+namespace keel::tokenizer {
+namespace {
+
+// Expected ids were produced by HuggingFace tokenizers 0.22 (@anush008/tokenizers).
+TEST(TokenizerTest, Llama3KnownIds) {
+  KEEL_REQUIRE_TOKENIZER(tok, "llama3");
+  auto ids = tok.encode("Hello world's   123456 <|begin_of_text|>x", true);
+  ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+  EXPECT_EQ(*ids, (std::vector<uint32_t>{9906, 1917, 596, 256, 220, 4513, 10961, 220, 128000, 87}));
+  auto text = tok.decode(*ids, false);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "Hello world's   123456 <|begin_of_text|>x");
+  auto skipped = tok.decode(*ids, true);
+  ASSERT_TRUE(skipped.ok());
+  EXPECT_EQ(*skipped, "Hello world's   123456 x");
+}
+
+TEST(TokenizerTest, InvalidUtf8IsAnErrorNamingTheOffset) {
+  KEEL_REQUIRE_TOKENIZER(tok, "qwen3");
+  auto r = tok.encode("ok \xC3( bad", false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("byte offset 3"), std::string_view::npos)
+      << r.status().message();
+  EncodeOptions lossy;
+  lossy.lossy_utf8 = true;
+  lossy.add_special_tokens = false;
+  auto l = tok.encode("ok \xC3( bad", lossy);
+  ASSERT_TRUE(l.ok());
+  auto expected = tok.encode("ok \uFFFD( bad", false);
+  ASSERT_TRUE(expected.ok());
+  EXPECT_EQ(l->ids, *expected);
+}
+
+TEST(TokenizerTest, DecodeRejectsUnknownIds) {
+  KEEL_REQUIRE_TOKENIZER(tok, "llama2");
+  std::vector<uint32_t> ids = {1, 22557, 999999};
+  auto r = tok.decode(ids, false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("999999"), std::string_view::npos);
+}
+
+TEST(TokenizerTest, VocabularyAndSpecialTokens) {
+  KEEL_REQUIRE_TOKENIZER(tok, "qwen3");
+  EXPECT_EQ(tok.vocab_size(), 151669u);
+  EXPECT_EQ(tok.token_to_id("<|im_start|>"), 151644u);
+  EXPECT_TRUE(tok.is_special(151644));
+  EXPECT_FALSE(tok.is_special(151667));  // <think> is added but not special
+  EXPECT_EQ(tok.id_to_token(151645), "<|im_end|>");
+}
+
+TEST(TokenizerLoadTest, MissingPathSaysWhatToPass) {
+  auto r = Tokenizer::from_path("/nonexistent/tokenizer.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("tokenizer.model"), std::string_view::npos);
+}
+
+TEST(TokenizerLoadTest, MalformedJsonNamesThePosition) {
+  auto r = Tokenizer::from_json(R"({"model": {"type": "BPE", "vocab": {"a": 0}, )");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("not valid JSON"), std::string_view::npos);
+}
+
+TEST(TokenizerLoadTest, MissingModel) {
+  auto r = Tokenizer::from_json(R"({"normalizer": null})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("'model'"), std::string_view::npos) << r.status().message();
+}
+
+TEST(TokenizerLoadTest, UnknownComponentIsUnimplementedNamingType) {
+  auto r = Tokenizer::from_json(
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+          "pre_tokenizer": {"type": "FancySplit"}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(r.status().message().find("FancySplit"), std::string_view::npos);
+  EXPECT_NE(r.status().message().find("$.pre_tokenizer"), std::string_view::npos);
+}
+
+TEST(TokenizerLoadTest, BadAddedTokenNamesJsonPath) {
+  auto r = Tokenizer::from_json(
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+          "added_tokens": [{"id": 1, "content": "<s>"}, {"id": "x", "content": "</s>"}]})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("$.added_tokens[1].id"), std::string_view::npos)
+      << r.status().message();
+}
+
+TEST(TokenizerLoadTest, ConfigAddsBosFromFolder) {
+  auto path = ::keel::testing::lenml_tokenizer("llama2");
+  if (!path) GTEST_SKIP() << "npm test data missing";
+  std::string folder = path->substr(0, path->rfind('/'));
+  auto tok = Tokenizer::from_path(folder);
+  ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+  EXPECT_EQ(tok->bos_id(), 1u);
+  EXPECT_EQ(tok->eos_id(), 2u);
+  auto ids = tok->encode("Hi", true);
+  ASSERT_TRUE(ids.ok());
+  ASSERT_FALSE(ids->empty());
+  EXPECT_EQ((*ids)[0], 1u);
+}
+
+}  // namespace
+}  // namespace keel::tokenizer
