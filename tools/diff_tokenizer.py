@@ -152,7 +152,7 @@ def window(seq, pos, radius=6):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--keel', required=True, help='the keel CLI binary')
+    ap.add_argument('--keel', default='', help='the keel CLI binary')
     ap.add_argument('--tokenizer', required=True, help='tokenizer.json')
     ap.add_argument('--texts', action='append', required=True, help='JSONL texts (repeatable)')
     ap.add_argument('--cache-dir', help='where reference outputs are cached')
@@ -164,6 +164,8 @@ def main():
     ap.add_argument('--show', type=int, default=10, help='mismatches printed per kind')
     ap.add_argument('--no-decode', action='store_true', help='compare ids only')
     ap.add_argument('--timeout-s', type=int, default=1200, help='per subprocess')
+    ap.add_argument('--reference-only', action='store_true',
+                    help='only compute (and cache) the reference outputs; --keel is not run')
     args = ap.parse_args()
 
     if not os.path.isdir(binding_dir(args.testdata)):
@@ -172,7 +174,7 @@ def main():
         skip(f'{args.tokenizer} not found; run scripts/setup-testdata.sh')
     if not shutil.which(args.node):
         skip('node not found; run scripts/install-deps.sh')
-    if not os.access(args.keel, os.X_OK):
+    if not args.reference_only and not os.access(args.keel, os.X_OK):
         die(f'{args.keel} is not an executable')
 
     texts_bytes = b''
@@ -186,6 +188,13 @@ def main():
     name = os.path.relpath(args.tokenizer, args.testdata) if args.tokenizer.startswith(
         os.path.abspath(args.testdata)) else args.tokenizer
     print(f'diff_tokenizer: {name}: {n} texts, {len(texts_bytes) / 1e6:.2f} MB of JSONL')
+
+    if args.reference_only:
+        _, err, secs, cached = reference(args, texts_bytes)
+        if err:
+            die(err)
+        print(f'  reference: {"cached" if cached else f"{secs:.1f} s"}')
+        return 0
 
     keel = [args.keel, 'tokenize', '--tokenizer', args.tokenizer, '--jsonl']
     with concurrent.futures.ThreadPoolExecutor(3) as pool:

@@ -1,5 +1,7 @@
 #include "keel/tokenizer/json_util.h"
 
+#include "keel/core/utf8.h"
+
 namespace keel::tokenizer::json {
 
 std::string type_mismatch(const json& v, const char* expected) {
@@ -106,6 +108,16 @@ Result<int64_t> opt_int(const json& obj, const char* key, const std::string& pat
     return InvalidArgumentError("{}: {}", child_path(path, key), type_mismatch(*v, "an integer"));
   }
   return v->get<int64_t>();
+}
+
+Result<char32_t> get_char(const json& obj, const char* key, const std::string& path) {
+  KEEL_ASSIGN_OR_RETURN(std::string s, get_string(obj, key, path));
+  if (!s.empty()) {
+    utf8::Decoded d = utf8::decode(s, 0);
+    if (d.valid && d.length == s.size()) return d.code_point;
+  }
+  return InvalidArgumentError("{}: expected exactly one character, got \"{}\"",
+                              child_path(path, key), s);
 }
 
 Result<std::string> get_type(const json& j, const std::string& path) {

@@ -39,6 +39,10 @@ Result<bool> opt_bool(const json& obj, const char* key, const std::string& path,
 Result<int64_t> opt_int(const json& obj, const char* key, const std::string& path,
                         int64_t fallback);
 
+// A member that must be a string holding exactly one character (e.g. the
+// Metaspace replacement "▁").
+Result<char32_t> get_char(const json& obj, const char* key, const std::string& path);
+
 // The object's "type" member (required). Errors if `j` is not an object.
 Result<std::string> get_type(const json& j, const std::string& path);
 

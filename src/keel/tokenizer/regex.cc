@@ -16,9 +16,9 @@ constexpr std::string_view kHexClassBody = "0-9a-fA-F";
 // "\\x{41}-\\x{5a}\\x{61}-\\x{7a}...". Oniguruma's \s, \p{L} and \p{N} are
 // spelled out from keel's tables because PCRE2's Unicode data may be older
 // (and PCRE2's \s also matches U+180E, which Oniguruma's does not).
-std::string class_body(unicode::Prop prop) {
+std::string class_body(std::span<const unicode::CodeRange> ranges) {
   std::string body;
-  for (const unicode::CodeRange& r : unicode::ranges(prop)) {
+  for (const unicode::CodeRange& r : ranges) {
     body += fmt::format("\\x{{{:x}}}", static_cast<uint32_t>(r.lo));
     if (r.hi != r.lo) body += fmt::format("-\\x{{{:x}}}", static_cast<uint32_t>(r.hi));
   }
@@ -26,15 +26,31 @@ std::string class_body(unicode::Prop prop) {
 }
 
 const std::string& space_body() {
-  static const std::string body = class_body(unicode::kSpace);
+  static const std::string body = class_body(unicode::ranges(unicode::kSpace));
   return body;
 }
+const std::string& word_body() {
+  static const std::string body = class_body(unicode::onig_word_ranges());
+  return body;
+}
+const std::string& digit_body() {
+  static const std::string body = class_body(unicode::onig_digit_ranges());
+  return body;
+}
+// Oniguruma's \b and \B, spelled with its own \w.
+const std::string& word_boundary(bool negated) {
+  static const std::string b =
+      fmt::format("(?:(?<=[{0}])(?![{0}])|(?<![{0}])(?=[{0}]))", word_body());
+  static const std::string nb =
+      fmt::format("(?:(?<=[{0}])(?=[{0}])|(?<![{0}])(?![{0}]))", word_body());
+  return negated ? nb : b;
+}
 const std::string& letter_body() {
-  static const std::string body = class_body(unicode::kLetter);
+  static const std::string body = class_body(unicode::ranges(unicode::kLetter));
   return body;
 }
 const std::string& number_body() {
-  static const std::string body = class_body(unicode::kNumber);
+  static const std::string body = class_body(unicode::ranges(unicode::kNumber));
   return body;
 }
 
@@ -134,6 +150,12 @@ Result<std::string> translate_oniguruma(std::string_view p) {
       const std::string* prop = nullptr;
       if (e == 's' || (e == 'S' && class_depth == 0)) {
         append_class(out, space_body(), class_depth > 0, e == 'S');
+      } else if (e == 'w' || (e == 'W' && class_depth == 0)) {
+        append_class(out, word_body(), class_depth > 0, e == 'W');
+      } else if (e == 'd' || (e == 'D' && class_depth == 0)) {
+        append_class(out, digit_body(), class_depth > 0, e == 'D');
+      } else if ((e == 'b' || e == 'B') && class_depth == 0) {
+        out += word_boundary(e == 'B');
       } else if (e == 'h' || (e == 'H' && class_depth == 0)) {
         append_class(out, kHexClassBody, class_depth > 0, e == 'H');
       } else if ((e == 'p' || e == 'P') &&
@@ -141,8 +163,7 @@ Result<std::string> translate_oniguruma(std::string_view p) {
                  !(negated && class_depth > 0)) {
         append_class(out, *prop, class_depth > 0, negated);
         i = close;
-      } else if ((e == 'p' || e == 'P') && i + 2 < p.size() && p[i + 1] == '{' &&
-                 p[i + 2] == '^') {
+      } else if ((e == 'p' || e == 'P') && i + 2 < p.size() && p[i + 1] == '{' && p[i + 2] == '^') {
         // Oniguruma's \p{^L} is \P{L}.
         out += e == 'p' ? "\\P{" : "\\p{";
         i += 2;
@@ -151,6 +172,22 @@ Result<std::string> translate_oniguruma(std::string_view p) {
         out += e;
       }
       continue;
+    }
+    if (class_depth > 0 && c == '[' && i + 1 < p.size() && p[i + 1] == ':') {
+      // A POSIX bracket such as [:alpha:] (same in both dialects).
+      const size_t close = p.find(":]", i + 2);
+      if (close != std::string_view::npos) {
+        out.append(p.substr(i, close + 2 - i));
+        i = close + 1;
+        continue;
+      }
+    }
+    if (class_depth > 0 && (c == '[' || (c == '&' && i + 1 < p.size() && p[i + 1] == '&'))) {
+      // PCRE2 would read these as literal characters: refuse rather than
+      // silently match something else.
+      return UnimplementedError(
+          "regex '{}': Oniguruma {} at offset {} is not supported by keel's PCRE2 translation", p,
+          c == '[' ? "nested character classes" : "class intersection (&&)", i);
     }
     if (c == '[') {
       ++class_depth;
@@ -230,9 +267,7 @@ Result<Regex> Regex::compile(std::string_view pattern) {
   return Regex(std::move(impl));
 }
 
-Result<Regex> Regex::compile_literal(std::string_view literal) {
-  return compile(escape(literal));
-}
+Result<Regex> Regex::compile_literal(std::string_view literal) { return compile(escape(literal)); }
 
 Result<std::optional<RegexMatch>> Regex::find(std::string_view text, size_t start) const {
   if (start > text.size()) return std::optional<RegexMatch>();

@@ -2,10 +2,15 @@
 //
 // Concepts
 // - Patterns in tokenizer.json are written for Oniguruma (HF tokenizers'
-//   SysRegex). compile() translates the few constructs whose meaning differs
-//   in PCRE2 (e.g. `\s`, which in Oniguruma also matches U+0085; `\h`, which
-//   is a hex digit in Oniguruma) and compiles with PCRE2_UTF | PCRE2_UCP, JIT
-//   when available (the interpreter otherwise).
+//   SysRegex, Ruby syntax, Unicode 16). compile() translates what PCRE2 reads
+//   differently: \s \S \w \W \d \D \b \B and \p{L} \p{N} (also \P{..} and
+//   Oniguruma's \p{^..}) are spelled out from keel's reference-generated
+//   tables (pre_tokenizers/unicode_props.h), so they match exactly what HF
+//   matches whatever PCRE2's Unicode version; \h \H are hex digits; (?m) is
+//   PCRE2's (?s); ^ and $ are line anchors. Not translated (rare): \S, \W,
+//   \D and negated properties inside a bracket class, and other \p{..}
+//   properties (PCRE2's tables). Compiled with PCRE2_UTF | PCRE2_UCP, JIT when
+//   available (the interpreter otherwise, or when the JIT stack runs out).
 // - `{"String": "..."}` patterns are literals: compile_literal(s) is
 //   compile(escape(s)), as HF compiles them to an escaped regex.
 // - find_all() reproduces HF's iteration (onig's find_iter): matches are

@@ -14,7 +14,8 @@ namespace keel::tokenizer {
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
+using Json = nlohmann::json;
+namespace ju = keel::tokenizer::json;
 
 Result<std::string> read_file(const fs::path& path) {
   std::error_code ec;
@@ -27,30 +28,30 @@ Result<std::string> read_file(const fs::path& path) {
   return ss.str();
 }
 
-Result<json> parse_json(std::string_view text, const char* what) {
+Result<Json> parse_json(std::string_view text, const char* what) {
   try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
+    return Json::parse(text);
+  } catch (const Json::parse_error& e) {
     return InvalidArgumentError("{} is not valid JSON (byte {}): {}", what, e.byte, e.what());
   }
 }
 
 // bos_token / eos_token in tokenizer_config.json: a string, {"content": ...} or null.
-Result<std::optional<std::string>> config_token(const json& config, const char* key) {
+Result<std::optional<std::string>> config_token(const Json& config, const char* key) {
   auto it = config.find(key);
   if (it == config.end() || it->is_null()) return std::optional<std::string>();
   if (it->is_string()) return std::optional<std::string>(it->get<std::string>());
   if (it->is_object()) {
-    KEEL_ASSIGN_OR_RETURN(std::string content, json::get_string(*it, "content", std::string("$.") + key));
+    KEEL_ASSIGN_OR_RETURN(std::string content, ju::get_string(*it, "content", std::string("$.") + key));
     return std::optional<std::string>(content);
   }
   return InvalidArgumentError("tokenizer_config.json: $.{}: {}", key,
-                              json::type_mismatch(*it, "a string, an object or null"));
+                              ju::type_mismatch(*it, "a string, an object or null"));
 }
 
-Status apply_config(const json& config, TokenizerParts& parts) {
+Status apply_config(const Json& config, TokenizerParts& parts) {
   if (!config.is_object()) {
-    return InvalidArgumentError("tokenizer_config.json: {}", json::type_mismatch(config, "an object"));
+    return InvalidArgumentError("tokenizer_config.json: {}", ju::type_mismatch(config, "an object"));
   }
   KEEL_ASSIGN_OR_RETURN(auto bos, config_token(config, "bos_token"));
   KEEL_ASSIGN_OR_RETURN(auto eos, config_token(config, "eos_token"));
@@ -61,7 +62,7 @@ Status apply_config(const json& config, TokenizerParts& parts) {
     if (it == config.end() || it->is_null()) continue;
     if (!it->is_boolean()) {
       return InvalidArgumentError("tokenizer_config.json: $.{}: {}", key,
-                                  json::type_mismatch(*it, "a boolean"));
+                                  ju::type_mismatch(*it, "a boolean"));
     }
     (std::string_view(key) == "add_bos_token" ? parts.add_bos_token : parts.add_eos_token) =
         it->get<bool>();
@@ -69,32 +70,32 @@ Status apply_config(const json& config, TokenizerParts& parts) {
   return OkStatus();
 }
 
-Result<std::vector<AddedToken>> parse_added_tokens(const json& root) {
+Result<std::vector<AddedToken>> parse_added_tokens(const Json& root) {
   std::vector<AddedToken> out;
   auto it = root.find("added_tokens");
   if (it == root.end() || it->is_null()) return out;
   const std::string path = "$.added_tokens";
-  if (!it->is_array()) return InvalidArgumentError("{}: {}", path, json::type_mismatch(*it, "an array"));
+  if (!it->is_array()) return InvalidArgumentError("{}: {}", path, ju::type_mismatch(*it, "an array"));
   for (size_t i = 0; i < it->size(); ++i) {
-    const json& t = (*it)[i];
-    const std::string p = json::index_path(path, i);
+    const Json& t = (*it)[i];
+    const std::string p = ju::index_path(path, i);
     AddedToken a;
-    KEEL_ASSIGN_OR_RETURN(int64_t id, json::get_int(t, "id", p));
+    KEEL_ASSIGN_OR_RETURN(int64_t id, ju::get_int(t, "id", p));
     if (id < 0 || id > INT32_MAX) return InvalidArgumentError("{}.id: {} is out of range", p, id);
     a.id = static_cast<uint32_t>(id);
-    KEEL_ASSIGN_OR_RETURN(a.content, json::get_string(t, "content", p));
-    KEEL_ASSIGN_OR_RETURN(a.special, json::opt_bool(t, "special", p, false));
-    KEEL_ASSIGN_OR_RETURN(a.normalized, json::opt_bool(t, "normalized", p, !a.special));
-    KEEL_ASSIGN_OR_RETURN(a.lstrip, json::opt_bool(t, "lstrip", p, false));
-    KEEL_ASSIGN_OR_RETURN(a.rstrip, json::opt_bool(t, "rstrip", p, false));
-    KEEL_ASSIGN_OR_RETURN(a.single_word, json::opt_bool(t, "single_word", p, false));
+    KEEL_ASSIGN_OR_RETURN(a.content, ju::get_string(t, "content", p));
+    KEEL_ASSIGN_OR_RETURN(a.special, ju::opt_bool(t, "special", p, false));
+    KEEL_ASSIGN_OR_RETURN(a.normalized, ju::opt_bool(t, "normalized", p, !a.special));
+    KEEL_ASSIGN_OR_RETURN(a.lstrip, ju::opt_bool(t, "lstrip", p, false));
+    KEEL_ASSIGN_OR_RETURN(a.rstrip, ju::opt_bool(t, "rstrip", p, false));
+    KEEL_ASSIGN_OR_RETURN(a.single_word, ju::opt_bool(t, "single_word", p, false));
     out.push_back(std::move(a));
   }
   return out;
 }
 
-const json& member_or_null(const json& root, const char* key) {
-  static const json kNull;
+const Json& member_or_null(const Json& root, const char* key) {
+  static const Json kNull;
   auto it = root.find(key);
   return it == root.end() ? kNull : *it;
 }
@@ -102,16 +103,16 @@ const json& member_or_null(const json& root, const char* key) {
 }  // namespace
 
 Result<Tokenizer> Tokenizer::from_json(std::string_view tokenizer_json, std::string_view config_json) {
-  KEEL_ASSIGN_OR_RETURN(json root, parse_json(tokenizer_json, "tokenizer.json"));
+  KEEL_ASSIGN_OR_RETURN(Json root, parse_json(tokenizer_json, "tokenizer.json"));
   if (!root.is_object()) {
-    return InvalidArgumentError("tokenizer.json: $: {}", json::type_mismatch(root, "an object"));
+    return InvalidArgumentError("tokenizer.json: $: {}", ju::type_mismatch(root, "an object"));
   }
-  const json& model_json = member_or_null(root, "model");
+  const Json& model_json = member_or_null(root, "model");
   if (model_json.is_null()) {
     return InvalidArgumentError("tokenizer.json: $: missing required field 'model'");
   }
   TokenizerParts parts;
-  const json& pre = member_or_null(root, "pre_tokenizer");
+  const Json& pre = member_or_null(root, "pre_tokenizer");
   StageOptions options;
   options.byte_level_raw = contains_byte_level(pre) && model_json.is_object() &&
                            model_json.value("type", std::string()) == "BPE";
@@ -124,7 +125,7 @@ Result<Tokenizer> Tokenizer::from_json(std::string_view tokenizer_json, std::str
   KEEL_ASSIGN_OR_RETURN(parts.decoder, make_decoder(member_or_null(root, "decoder"), "$.decoder"));
   KEEL_ASSIGN_OR_RETURN(parts.added_tokens, parse_added_tokens(root));
   if (!config_json.empty()) {
-    KEEL_ASSIGN_OR_RETURN(json config, parse_json(config_json, "tokenizer_config.json"));
+    KEEL_ASSIGN_OR_RETURN(Json config, parse_json(config_json, "tokenizer_config.json"));
     KEEL_RETURN_IF_ERROR(apply_config(config, parts));
   }
   return from_parts(std::move(parts));
@@ -154,7 +155,7 @@ Result<Tokenizer> Tokenizer::from_path(const std::string& path_str) {
     if (file.extension() == ".model") {
       KEEL_ASSIGN_OR_RETURN(TokenizerParts parts, load_sentencepiece_model(bytes));
       if (!config.empty()) {
-        KEEL_ASSIGN_OR_RETURN(json c, parse_json(config, "tokenizer_config.json"));
+        KEEL_ASSIGN_OR_RETURN(Json c, parse_json(config, "tokenizer_config.json"));
         KEEL_RETURN_IF_ERROR(apply_config(c, parts));
       }
       return from_parts(std::move(parts));

@@ -9,6 +9,7 @@
 #include "keel/tokenizer/models/bpe_internal.h"
 #include "keel/tokenizer/models/bpe_merge.h"
 #include "keel/tokenizer/models/flat_tables.h"
+#include "keel/tokenizer/models/piece_cache.h"
 #include "keel/tokenizer/models/vocab_table.h"
 #include "keel/tokenizer/pre_tokenizers/byte_level_alphabet.h"
 
@@ -69,11 +70,17 @@ class BpeModel final : public Model {
 
   Status tokenize(std::string_view piece, std::vector<uint32_t>& ids) const override {
     if (piece.empty()) return OkStatus();
-    if (const auto v = encode_map_.find(piece); v && (*v & kShortcutBit)) {
+    const uint64_t h = models_internal::hash_bytes(piece.data(), piece.size());
+    auto& cache = models_internal::PieceCache::local();
+    if (cache.lookup(cache_id_, h, piece, ids)) return OkStatus();
+    const size_t first = ids.size();
+    if (const auto v = encode_map_.find_hashed(piece, h); v && (*v & kShortcutBit)) {
       ids.push_back(*v & ~kShortcutBit);
-      return OkStatus();
+    } else {
+      KEEL_RETURN_IF_ERROR(tokenize_merging(piece, ids));
     }
-    return tokenize_merging(piece, ids);
+    cache.store(cache_id_, h, piece, ids.data() + first, ids.size() - first);
+    return OkStatus();
   }
 
   std::optional<uint32_t> token_to_id(std::string_view token) const override {
@@ -116,6 +123,7 @@ class BpeModel final : public Model {
   bool byte_fallback_ = false, fuse_unk_ = false, byte_level_raw_ = false;
   std::string prefix_, suffix_;          // tokenizer.json form
   std::string prefix_enc_, suffix_enc_;  // encode form
+  const uint32_t cache_id_ = models_internal::PieceCache::next_model_id();
 };
 
 Status BpeModel::init(BpeConfig config, const std::string& path,
@@ -130,24 +138,30 @@ Status BpeModel::init(BpeConfig config, const std::string& path,
   KEEL_RETURN_IF_ERROR(vocab_.build(config.vocab, path + ".vocab"));
 
   const size_t prefix_len = prefix_.size();
+  merges_.reserve(config.merges.size());
+  std::string merged;
   for (size_t i = 0; i < config.merges.size(); ++i) {
     const BpeMerge& m = config.merges[i];
-    const std::string where = fmt::format(
-        "{}.merges[{}]", path, merge_json_index.empty() ? i : merge_json_index[i]);
+    auto where = [&] {
+      return fmt::format("{}.merges[{}]", path,
+                         merge_json_index.empty() ? i : merge_json_index[i]);
+    };
     const auto left = vocab_.find(m.left);
-    if (!left) return InvalidArgumentError("{}: token \"{}\" is not in the vocab", where, m.left);
+    if (!left) return InvalidArgumentError("{}: token \"{}\" is not in the vocab", where(), m.left);
     const auto right = vocab_.find(m.right);
-    if (!right) return InvalidArgumentError("{}: token \"{}\" is not in the vocab", where, m.right);
+    if (!right) {
+      return InvalidArgumentError("{}: token \"{}\" is not in the vocab", where(), m.right);
+    }
     if (m.right.size() < prefix_len) {
       return InvalidArgumentError("{}: right token \"{}\" is shorter than the continuing "
-                                  "subword prefix \"{}\"", where, m.right, prefix_);
+                                  "subword prefix \"{}\"", where(), m.right, prefix_);
     }
-    std::string merged = m.left + m.right.substr(prefix_len);
+    merged.assign(m.left).append(m.right, prefix_len);
     const auto merged_id = vocab_.find(merged);
     if (!merged_id) {
-      return InvalidArgumentError("{}: merged token \"{}\" is not in the vocab", where, merged);
+      return InvalidArgumentError("{}: merged token \"{}\" is not in the vocab", where(), merged);
     }
-    if (m.rank == UINT32_MAX) return InvalidArgumentError("{}: rank 2^32-1 is reserved", where);
+    if (m.rank == UINT32_MAX) return InvalidArgumentError("{}: rank 2^32-1 is reserved", where());
     merges_.insert(*left, *right, MergeInfo{m.rank, *merged_id});
   }
 
@@ -161,6 +175,7 @@ Status BpeModel::init(BpeConfig config, const std::string& path,
     }
     prefix_enc_ = std::move(*p);
     suffix_enc_ = std::move(*s);
+    encode_map_.reserve(config.vocab.size(), 0);
     for (const auto& [token, id] : config.vocab) {
       // Entries outside the alphabet can never be produced from raw bytes.
       if (auto raw = alphabet_to_raw(token)) encode_map_.insert(*raw, id);
@@ -168,6 +183,7 @@ Status BpeModel::init(BpeConfig config, const std::string& path,
   } else {
     prefix_enc_ = prefix_;
     suffix_enc_ = suffix_;
+    encode_map_.reserve(config.vocab.size(), 0);
     for (const auto& [token, id] : config.vocab) encode_map_.insert(token, id);
   }
 

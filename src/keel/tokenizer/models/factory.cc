@@ -9,6 +9,7 @@
 #include "keel/tokenizer/json_util.h"
 #include "keel/tokenizer/models/bpe.h"
 #include "keel/tokenizer/models/bpe_internal.h"
+#include "keel/tokenizer/models/serde_float.h"
 #include "keel/tokenizer/models/unigram.h"
 #include "keel/tokenizer/models/word_level.h"
 
@@ -99,7 +100,11 @@ Result<std::unique_ptr<Model>> make_unigram_model(const Json& j, const std::stri
       return InvalidArgumentError("{}.vocab[{}]: expected [piece, score], got {}", path, i,
                                   e.dump());
     }
-    config.pieces.emplace_back(e[0].get<std::string>(), e[1].get<double>());
+    // Integers are exact either way; other numbers as serde_json reads them.
+    const double score = e[1].is_number_float()
+                             ? models_internal::serde_json_f64(e[1].get<double>())
+                             : e[1].get<double>();
+    config.pieces.emplace_back(e[0].get<std::string>(), score);
   }
   if (auto it = j.find("unk_id"); it != j.end() && !it->is_null()) {
     if (!it->is_number_integer() || it->get<int64_t>() < 0) {

@@ -43,73 +43,107 @@ inline uint64_t hash_bytes(const char* p, size_t n) {
 
 class StringIdMap {
  public:
+  // Sizes the table for `n` entries so that building does not rehash.
+  void reserve(size_t n, size_t key_bytes) {
+    entries_.reserve(n);
+    arena_.reserve(key_bytes);
+    size_t cap = 64;
+    while (cap < 2 * n) cap *= 2;
+    if (cap > slots_.size()) grow_to(cap);
+  }
+
   // Inserts `key` → `value`; if the key exists its value is replaced.
   void insert(std::string_view key, uint32_t value) {
     if ((entries_.size() + 1) * 2 > slots_.size()) grow();
     const uint64_t h = hash_bytes(key.data(), key.size());
-    const auto tag = static_cast<uint32_t>(h >> 32);
-    size_t i = h & mask_;
-    while (slots_[i].entry != kEmpty) {
-      if (slots_[i].tag == tag && key_of(slots_[i].entry) == key) {
-        entries_[slots_[i].entry].value = value;
-        return;
-      }
-      i = (i + 1) & mask_;
+    if (const size_t i = find_index(key, h); i != kNotFound) {
+      slots_[i].value = value;
+      entries_[slots_[i].entry].value = value;
+      return;
     }
-    slots_[i] = Slot{tag, static_cast<uint32_t>(entries_.size())};
+    const auto entry = static_cast<uint32_t>(entries_.size());
     entries_.push_back(Entry{static_cast<uint32_t>(arena_.size()),
                              static_cast<uint32_t>(key.size()), value});
     arena_.append(key);
+    place(entry, h);
   }
 
   std::optional<uint32_t> find(std::string_view key) const {
-    if (slots_.empty()) return std::nullopt;
-    const uint64_t h = hash_bytes(key.data(), key.size());
-    const auto tag = static_cast<uint32_t>(h >> 32);
-    size_t i = h & mask_;
-    while (slots_[i].entry != kEmpty) {
-      if (slots_[i].tag == tag) {
-        const Entry& e = entries_[slots_[i].entry];
-        if (e.length == key.size() &&
-            std::memcmp(arena_.data() + e.offset, key.data(), key.size()) == 0) {
-          return e.value;
-        }
-      }
-      i = (i + 1) & mask_;
-    }
-    return std::nullopt;
+    return find_hashed(key, hash_bytes(key.data(), key.size()));
+  }
+  // `h` must be hash_bytes(key).
+  std::optional<uint32_t> find_hashed(std::string_view key, uint64_t h) const {
+    const size_t i = find_index(key, h);
+    if (i == kNotFound) return std::nullopt;
+    return slots_[i].value;
   }
 
   size_t size() const { return entries_.size(); }
   std::string_view key_at(size_t entry) const { return key_of(static_cast<uint32_t>(entry)); }
   uint32_t value_at(size_t entry) const { return entries_[entry].value; }
-  void set_value_at(size_t entry, uint32_t value) { entries_[entry].value = value; }
+  void set_value_at(size_t entry, uint32_t value) { insert(key_at(entry), value); }
 
  private:
   static constexpr uint32_t kEmpty = UINT32_MAX;
+  // A slot holds the key's first 8 bytes, so short keys (most tokens) are
+  // matched without touching the arena: one cache line per probe.
   struct Slot {
+    uint64_t head = 0;
     uint32_t tag = 0;
-    uint32_t entry = kEmpty;
+    uint32_t value = 0;
+    uint32_t length = kEmpty;  // kEmpty: free slot
+    uint32_t entry = 0;
   };
   struct Entry {
     uint32_t offset, length, value;
   };
+
+  static uint64_t head_of(std::string_view key) {
+    uint64_t head = 0;
+    std::memcpy(&head, key.data(), key.size() < 8 ? key.size() : 8);
+    return head;
+  }
 
   std::string_view key_of(uint32_t entry) const {
     const Entry& e = entries_[entry];
     return std::string_view(arena_).substr(e.offset, e.length);
   }
 
-  void grow() {
-    const size_t cap = slots_.empty() ? 64 : slots_.size() * 2;
+  static constexpr size_t kNotFound = SIZE_MAX;
+
+  size_t find_index(std::string_view key, uint64_t h) const {
+    if (slots_.empty()) return kNotFound;
+    const auto tag = static_cast<uint32_t>(h >> 32);
+    const uint64_t head = head_of(key);
+    size_t i = h & mask_;
+    while (slots_[i].length != kEmpty) {
+      const Slot& s = slots_[i];
+      if (s.tag == tag && s.length == key.size() && s.head == head &&
+          (key.size() <= 8 || std::memcmp(arena_.data() + entries_[s.entry].offset + 8,
+                                          key.data() + 8, key.size() - 8) == 0)) {
+        return i;
+      }
+      i = (i + 1) & mask_;
+    }
+    return kNotFound;
+  }
+
+  void place(uint32_t entry, uint64_t h) {
+    const std::string_view k = key_of(entry);
+    size_t i = h & mask_;
+    while (slots_[i].length != kEmpty) i = (i + 1) & mask_;
+    slots_[i] = Slot{head_of(k), static_cast<uint32_t>(h >> 32), entries_[entry].value,
+                     static_cast<uint32_t>(k.size()), entry};
+  }
+
+  void grow() { grow_to(slots_.empty() ? 64 : slots_.size() * 2); }
+
+  void grow_to(size_t cap) {
     slots_.assign(cap, Slot{});
     mask_ = cap - 1;
     for (uint32_t e = 0; e < entries_.size(); ++e) {
       const std::string_view k = key_of(e);
-      const uint64_t h = hash_bytes(k.data(), k.size());
-      size_t i = h & mask_;
-      while (slots_[i].entry != kEmpty) i = (i + 1) & mask_;
-      slots_[i] = Slot{static_cast<uint32_t>(h >> 32), e};
+      place(e, hash_bytes(k.data(), k.size()));
     }
   }
 
@@ -128,6 +162,12 @@ class PairMap {
  public:
   static uint64_t key(uint32_t left, uint32_t right) {
     return (static_cast<uint64_t>(left) << 32) | right;
+  }
+
+  void reserve(size_t n) {
+    size_t cap = 64;
+    while (cap < 2 * n) cap *= 2;
+    if (cap > slots_.size()) grow_to(cap);
   }
 
   // Inserts or replaces (a later merge of the same pair wins, as in HF).
@@ -170,9 +210,10 @@ class PairMap {
     ++count_;
   }
 
-  void grow() {
+  void grow() { grow_to(slots_.size() * 2); }
+
+  void grow_to(size_t cap) {
     std::vector<Slot> old = std::move(slots_);
-    const size_t cap = old.empty() ? 64 : old.size() * 2;
     slots_.assign(cap, Slot{});
     mask_ = cap - 1;
     count_ = 0;

@@ -10,6 +10,7 @@
 
 #include "keel/core/utf8.h"
 #include "keel/tokenizer/models/flat_tables.h"
+#include "keel/tokenizer/models/piece_cache.h"
 #include "keel/tokenizer/models/unigram_trie.h"
 
 namespace keel::tokenizer {
@@ -72,6 +73,7 @@ class UnigramModel final : public Model {
   size_t vocab_size() const override { return pieces_.size(); }
 
  private:
+  Status tokenize_uncached(std::string_view piece, std::vector<uint32_t>& ids) const;
   Status viterbi(std::string_view s, UnigramScratch& sc) const;
   Status emit(std::string_view text, std::vector<uint32_t>& ids) const;
 
@@ -82,6 +84,7 @@ class UnigramModel final : public Model {
   bool byte_fallback_;
   double min_score_;
   uint32_t byte_ids_[256];
+  const uint32_t cache_id_ = models_internal::PieceCache::next_model_id();
 };
 
 Status UnigramModel::viterbi(std::string_view s, UnigramScratch& sc) const {
@@ -139,6 +142,16 @@ Status UnigramModel::viterbi(std::string_view s, UnigramScratch& sc) const {
 
 Status UnigramModel::tokenize(std::string_view piece, std::vector<uint32_t>& ids) const {
   if (piece.empty()) return OkStatus();
+  const uint64_t h = models_internal::hash_bytes(piece.data(), piece.size());
+  auto& cache = models_internal::PieceCache::local();
+  if (cache.lookup(cache_id_, h, piece, ids)) return OkStatus();
+  const size_t first = ids.size();
+  KEEL_RETURN_IF_ERROR(tokenize_uncached(piece, ids));
+  cache.store(cache_id_, h, piece, ids.data() + first, ids.size() - first);
+  return OkStatus();
+}
+
+Status UnigramModel::tokenize_uncached(std::string_view piece, std::vector<uint32_t>& ids) const {
   UnigramScratch& sc = scratch();
   KEEL_RETURN_IF_ERROR(viterbi(piece, sc));
   for (const Segment& seg : sc.segments) {

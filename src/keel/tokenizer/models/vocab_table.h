@@ -27,6 +27,10 @@ class VocabTable {
   Status build(const std::vector<std::pair<std::string, uint32_t>>& vocab,
                const std::string& path) {
     uint32_t max_id = 0;
+    size_t key_bytes = 0;
+    for (const auto& entry : vocab) key_bytes += entry.first.size();
+    map_.reserve(vocab.size(), key_bytes);
+    arena_.reserve(key_bytes);
     for (const auto& [token, id] : vocab) {
       if (id > kMaxId) {
         return InvalidArgumentError("{}[\"{}\"]: id {} is too large (keel allows ids < 2^31)",

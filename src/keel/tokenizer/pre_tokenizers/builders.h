@@ -42,7 +42,4 @@ Status split_each(PieceList& pieces, F&& split) {
   return OkStatus();
 }
 
-// Reads a one-character string member (e.g. Metaspace's replacement).
-Result<char32_t> get_char(const json::json& j, const char* key, const std::string& path);
-
 }  // namespace keel::tokenizer

@@ -19,7 +19,8 @@ namespace {
 class ByteLevelPreTokenizer final : public PreTokenizer {
  public:
   ByteLevelPreTokenizer(bool add_prefix_space, bool use_regex, bool raw)
-      : add_prefix_space_(add_prefix_space), raw_(raw),
+      : add_prefix_space_(add_prefix_space),
+        raw_(raw),
         scanner_(use_regex ? make_scanner(kGpt2Pattern) : nullptr) {}
 
   Status pre_tokenize(PieceList& pieces) const override {
@@ -45,7 +46,8 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
       const uint32_t shift = prefix ? 1 : 0;
       auto orig_begin = [&](uint32_t x) { return map_offset(span, x > shift ? x - shift : 0); };
       auto orig_end = [&](uint32_t x) {
-        if (prefix && x <= 1) return map_offset(span, static_cast<uint32_t>(first_len > 0 ? first_len : 1));
+        if (prefix && x <= 1)
+          return map_offset(span, static_cast<uint32_t>(first_len > 0 ? first_len : 1));
         return map_offset(span, x - shift);
       };
       std::vector<RegexMatch>& matches = scratch.matches;
@@ -99,8 +101,8 @@ Result<PreTokenizerPtr> make_byte_level_pre_tokenizer(const json::json& j, const
   KEEL_ASSIGN_OR_RETURN(bool trim_offsets, json::opt_bool(j, "trim_offsets", path, true));
   KEEL_ASSIGN_OR_RETURN(bool use_regex, json::opt_bool(j, "use_regex", path, true));
   (void)trim_offsets;  // validated only: it affects post-processing offsets
-  return PreTokenizerPtr(std::make_unique<ByteLevelPreTokenizer>(add_prefix_space, use_regex,
-                                                                 options.byte_level_raw));
+  return PreTokenizerPtr(
+      std::make_unique<ByteLevelPreTokenizer>(add_prefix_space, use_regex, options.byte_level_raw));
 }
 
 }  // namespace keel::tokenizer

@@ -21,14 +21,16 @@ struct Char {
 class Text {
  public:
   explicit Text(std::string_view s)
-      : p_(reinterpret_cast<const unsigned char*>(s.data())), n_(s.size()),
+      : p_(reinterpret_cast<const unsigned char*>(s.data())),
+        n_(s.size()),
         table_(&unicode::prop_table()) {}
 
   size_t size() const { return n_; }
   unsigned char byte(size_t i) const { return p_[i]; }
 
   // Requires i < size().
-  Char at(size_t i) const {
+  // Forced inline: it is the scanners' innermost step.
+  [[gnu::always_inline]] Char at(size_t i) const {
     const unsigned c = p_[i];
     if (c < 0x80) return Char{c, 1, table_->ascii_[c]};
     char32_t cp;

@@ -15,39 +15,41 @@ namespace {
 class SplitPreTokenizer final : public PreTokenizer {
  public:
   SplitPreTokenizer(Regex regex, SplitBehavior behavior, bool invert)
-      : regex_(std::move(regex)), scanner_(make_scanner(regex_.pattern())),
-        behavior_(behavior), invert_(invert) {}
+      : regex_(std::move(regex)),
+        scanner_(make_scanner(regex_.pattern())),
+        behavior_(behavior),
+        invert_(invert) {}
 
   Status pre_tokenize(PieceList& pieces) const override {
-    return split_each(pieces, [&](const Span& span, std::string_view text,
-                                  std::vector<Span>& out) -> Status {
-      SplitScratch& scratch = split_scratch();
-      std::vector<RegexMatch>& matches = scratch.matches;
-      matches.clear();
-      if (scanner_ != nullptr) {
-        scanner_->scan(text, matches);
-      } else {
-        KEEL_RETURN_IF_ERROR(regex_.find_all(text, matches));
-      }
-      if (behavior_ == SplitBehavior::kIsolated) {
-        // Matches and the gaps between them are all kept, whatever `invert_`.
-        uint32_t prev = 0;
-        for (const RegexMatch& m : matches) {
-          const auto b = static_cast<uint32_t>(m.begin);
-          const auto e = static_cast<uint32_t>(m.end);
-          if (prev < b) out.push_back(sub_span(span, prev, b));
-          if (b < e) out.push_back(sub_span(span, b, e));
-          prev = e;
-        }
-        if (prev < text.size()) {
-          out.push_back(sub_span(span, prev, static_cast<uint32_t>(text.size())));
-        }
-        return OkStatus();
-      }
-      matches_to_segments(matches, text.size(), invert_, scratch.segments);
-      emit_splits(span, scratch.segments, behavior_, out);
-      return OkStatus();
-    });
+    return split_each(
+        pieces, [&](const Span& span, std::string_view text, std::vector<Span>& out) -> Status {
+          SplitScratch& scratch = split_scratch();
+          std::vector<RegexMatch>& matches = scratch.matches;
+          matches.clear();
+          if (scanner_ != nullptr) {
+            scanner_->scan(text, matches);
+          } else {
+            KEEL_RETURN_IF_ERROR(regex_.find_all(text, matches));
+          }
+          if (behavior_ == SplitBehavior::kIsolated) {
+            // Matches and the gaps between them are all kept, whatever `invert_`.
+            uint32_t prev = 0;
+            for (const RegexMatch& m : matches) {
+              const auto b = static_cast<uint32_t>(m.begin);
+              const auto e = static_cast<uint32_t>(m.end);
+              if (prev < b) out.push_back(sub_span(span, prev, b));
+              if (b < e) out.push_back(sub_span(span, b, e));
+              prev = e;
+            }
+            if (prev < text.size()) {
+              out.push_back(sub_span(span, prev, static_cast<uint32_t>(text.size())));
+            }
+            return OkStatus();
+          }
+          matches_to_segments(matches, text.size(), invert_, scratch.segments);
+          emit_splits(span, scratch.segments, behavior_, out);
+          return OkStatus();
+        });
   }
 
  private:
@@ -81,8 +83,7 @@ Result<PreTokenizerPtr> make_split_pre_tokenizer(const json::json& j, const std:
   KEEL_ASSIGN_OR_RETURN(SplitBehavior behavior,
                         parse_split_behavior(behavior_name, json::child_path(path, "behavior")));
   KEEL_ASSIGN_OR_RETURN(bool invert, json::opt_bool(j, "invert", path, false));
-  return PreTokenizerPtr(
-      std::make_unique<SplitPreTokenizer>(std::move(*regex), behavior, invert));
+  return PreTokenizerPtr(std::make_unique<SplitPreTokenizer>(std::move(*regex), behavior, invert));
 }
 
 }  // namespace keel::tokenizer

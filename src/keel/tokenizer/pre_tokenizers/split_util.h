@@ -42,8 +42,7 @@ void emit_splits(const Span& span, const std::vector<Segment>& segments, SplitBe
 
 // Segments for "each character satisfying `pred` is a match" (HF's
 // Pattern for Fn(char) -> bool), over the props table or an exact code point.
-void char_class_segments(std::string_view text, uint8_t props_mask,
-                         std::vector<Segment>& segments);
+void char_class_segments(std::string_view text, uint8_t props_mask, std::vector<Segment>& segments);
 void char_segments(std::string_view text, char32_t delimiter, std::vector<Segment>& segments);
 
 // The sub-span [begin, end) of `span` (offsets relative to the span).

@@ -53,6 +53,9 @@ std::span<const CodeRange> ranges(Prop p) {
   return {};
 }
 
+std::span<const CodeRange> onig_word_ranges() { return kOnigWord; }
+std::span<const CodeRange> onig_digit_ranges() { return kOnigDigit; }
+
 const PropTable& prop_table() {
   static const PropTable table = build_table();
   return table;

@@ -25,7 +25,7 @@ enum Prop : uint8_t {
   kNumeric = 1 << 3,      // Rust char::is_numeric (Digits pre-tokenizer)
   kPunctuation = 1 << 4,  // HF is_punc: ASCII punctuation or Unicode P*
   kWord = 1 << 5,         // regex crate \w (Whitespace pre-tokenizer)
-  kWhitespace = 1 << 6,  // Rust char::is_whitespace (WhitespaceSplit, Bert)
+  kWhitespace = 1 << 6,   // Rust char::is_whitespace (WhitespaceSplit, Bert)
 };
 
 struct CodeRange {
@@ -35,6 +35,10 @@ struct CodeRange {
 
 // The generated ranges for one property (sorted, disjoint).
 std::span<const CodeRange> ranges(Prop p);
+
+// Sets used only to translate regexes (not in the lookup table).
+std::span<const CodeRange> onig_word_ranges();   // Oniguruma \w
+std::span<const CodeRange> onig_digit_ranges();  // Oniguruma \d
 
 // Two-level property table over all of U+0000..U+10FFFF.
 class PropTable {

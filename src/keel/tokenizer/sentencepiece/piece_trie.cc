@@ -11,42 +11,40 @@ PieceTrie::PieceTrie(std::vector<std::pair<std::string_view, uint32_t>> keys) {
   keys.erase(std::unique(keys.begin(), keys.end(),
                          [](const auto& a, const auto& b) { return a.first == b.first; }),
              keys.end());
-  build(keys, 0, keys.size(), 0);
+  build(keys);
 }
 
-// Builds the node for keys[lo, hi), which share their first `depth` bytes.
-// Iterative over siblings, recursive over depth (bounded by the key length).
-uint32_t PieceTrie::build(const Keys& keys, size_t lo, size_t hi, size_t depth) {
-  const auto index = static_cast<uint32_t>(nodes_.size());
-  nodes_.emplace_back();
-  if (lo < hi && keys[lo].first.size() == depth) {
-    nodes_[index].id = keys[lo].second;
-    ++lo;
-  }
-  struct Group {
-    uint8_t label;
-    size_t lo, hi;
+// Builds the trie with an explicit stack (pieces can be arbitrarily long, so
+// recursion over depth could overflow the stack on a hostile model). A task
+// fills in node `index`, whose keys are keys[lo, hi), sharing `depth` bytes.
+void PieceTrie::build(const Keys& keys) {
+  struct Task {
+    uint32_t index;
+    size_t lo, hi, depth;
   };
-  std::vector<Group> groups;
-  for (size_t i = lo; i < hi;) {
-    const auto c = static_cast<uint8_t>(keys[i].first[depth]);
-    size_t j = i + 1;
-    while (j < hi && static_cast<uint8_t>(keys[j].first[depth]) == c) ++j;
-    groups.push_back(Group{c, i, j});
-    i = j;
+  nodes_.emplace_back();
+  std::vector<Task> stack = {Task{0, 0, keys.size(), 0}};
+  while (!stack.empty()) {
+    Task t = stack.back();
+    stack.pop_back();
+    if (t.lo < t.hi && keys[t.lo].first.size() == t.depth) {
+      nodes_[t.index].id = keys[t.lo].second;
+      ++t.lo;
+    }
+    nodes_[t.index].first_edge = static_cast<uint32_t>(labels_.size());
+    for (size_t i = t.lo; i < t.hi;) {
+      const auto c = static_cast<uint8_t>(keys[i].first[t.depth]);
+      size_t j = i + 1;
+      while (j < t.hi && static_cast<uint8_t>(keys[j].first[t.depth]) == c) ++j;
+      const auto child = static_cast<uint32_t>(nodes_.size());
+      nodes_.emplace_back();
+      labels_.push_back(c);
+      targets_.push_back(child);
+      ++nodes_[t.index].num_edges;
+      stack.push_back(Task{child, i, j, t.depth + 1});
+      i = j;
+    }
   }
-  const auto first = static_cast<uint32_t>(labels_.size());
-  nodes_[index].first_edge = first;
-  nodes_[index].num_edges = static_cast<uint32_t>(groups.size());
-  for (const Group& g : groups) {
-    labels_.push_back(g.label);
-    targets_.push_back(0);
-  }
-  for (size_t k = 0; k < groups.size(); ++k) {
-    const uint32_t child = build(keys, groups[k].lo, groups[k].hi, depth + 1);
-    targets_[first + k] = child;
-  }
-  return index;
 }
 
 }  // namespace keel::tokenizer::spm

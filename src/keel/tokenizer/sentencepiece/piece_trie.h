@@ -52,7 +52,7 @@ class PieceTrie {
     int64_t id = -1;
   };
   using Keys = std::vector<std::pair<std::string_view, uint32_t>>;
-  uint32_t build(const Keys& keys, size_t lo, size_t hi, size_t depth);
+  void build(const Keys& keys);
 
   std::vector<Node> nodes_;
   std::vector<uint8_t> labels_;    // edge labels, sorted within a node

@@ -1,26 +1,87 @@
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "keel/tokenizer/sentencepiece/spm_models.h"
 
 namespace keel::tokenizer::spm {
 namespace {
 
+using RevMerge = std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>>;
+
+// The bytes of one character (as one_char_len splits) packed into 32 bits.
+uint32_t pack_char(std::string_view c) {
+  uint32_t v = 0;
+  for (char b : c) v = (v << 8) | static_cast<uint8_t>(b);
+  return v;
+}
+
+uint64_t bigram_key(std::string_view a, std::string_view b) {
+  return (uint64_t{pack_char(a)} << 32) | pack_char(b);
+}
+
 // Contract: see spm_models.h (BPE).
+//
+// Speed: a merge joins adjacent symbols into a matchable piece, so no merge
+// can ever cross a boundary between two characters that are adjacent in no
+// matchable piece. Text is cut at such boundaries and each chunk is merged
+// on its own; the result is identical and the agenda stays small.
 class SpmBpe final : public Model {
  public:
   explicit SpmBpe(std::shared_ptr<const SpmVocab> vocab) : vocab_(std::move(vocab)) {
     for (uint32_t id = 0; id < vocab_->size(); ++id) {
       if (vocab_->type(id) == PieceType::kUnused) has_unused_ = true;
     }
+    for (const auto& [piece, id] : vocab_->matchable()) {
+      std::string_view prev;
+      for (size_t pos = 0; pos < piece.size();) {
+        const size_t len = std::min(one_char_len(piece[pos]), piece.size() - pos);
+        const std::string_view cur = std::string_view(piece).substr(pos, len);
+        if (!prev.empty()) bigrams_.insert(bigram_key(prev, cur));
+        prev = cur;
+        pos += len;
+      }
+    }
   }
 
   Status tokenize(std::string_view text, std::vector<uint32_t>& ids) const override {
     if (text.empty()) return OkStatus();
+    thread_local std::vector<Segment> segments;
+    segments.clear();
+    RevMerge rev_merge;
+    size_t chunk = 0;
+    std::string_view prev;
+    for (size_t pos = 0; pos < text.size();) {
+      const size_t len = std::min(one_char_len(text[pos]), text.size() - pos);
+      const std::string_view cur = text.substr(pos, len);
+      if (!prev.empty() && !bigrams_.contains(bigram_key(prev, cur))) {
+        merge_chunk(text.substr(chunk, pos - chunk), rev_merge, segments);
+        chunk = pos;
+      }
+      prev = cur;
+      pos += len;
+    }
+    merge_chunk(text.substr(chunk), rev_merge, segments);
+    vocab_->emit(segments, ids);
+    return OkStatus();
+  }
+
+  std::optional<uint32_t> token_to_id(std::string_view token) const override {
+    return vocab_->find(token);
+  }
+  std::optional<std::string_view> id_to_token(uint32_t id) const override {
+    if (id >= vocab_->size()) return std::nullopt;
+    return std::string_view(vocab_->piece(id));
+  }
+  size_t vocab_size() const override { return vocab_->size(); }
+
+ private:
+  // bpe_model.cc's Encode on one chunk; appends its segmentation.
+  void merge_chunk(std::string_view text, RevMerge& rev_merge, std::vector<Segment>& out) const {
     struct Symbol {
       int64_t prev;
       int64_t next;
-      size_t begin;   // byte range in `text`; length 0 once merged away
+      size_t begin;  // byte range in `text`; length 0 once merged away
       size_t length;
       bool frozen;
     };
@@ -30,19 +91,16 @@ class SpmBpe final : public Model {
       int64_t right;
       size_t length;
     };
-    // bpe_model.cc's agenda order: highest score first, then leftmost.
+    // The agenda order: highest score first, then leftmost.
     struct Lower {
       bool operator()(const Pair& a, const Pair& b) const {
         return a.score < b.score || (a.score == b.score && a.left > b.left);
       }
     };
     thread_local std::vector<Symbol> symbols;
-    thread_local std::vector<Pair> heap;
-    thread_local std::vector<Segment> segments;
+    thread_local std::vector<Pair> heap;  // a max-heap under Lower
     symbols.clear();
     heap.clear();
-    segments.clear();
-    std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>> rev_merge;
 
     // Split into characters; a USER_DEFINED piece is one frozen symbol.
     for (size_t pos = 0; pos < text.size();) {
@@ -50,12 +108,10 @@ class SpmBpe final : public Model {
       const bool frozen = len > 0;
       if (!frozen) len = std::min(one_char_len(text[pos]), text.size() - pos);
       const auto index = static_cast<int64_t>(symbols.size());
-      symbols.push_back(Symbol{index - 1, pos + len < text.size() ? index + 1 : -1, pos, len,
-                               frozen});
+      symbols.push_back(
+          Symbol{index - 1, pos + len < text.size() ? index + 1 : -1, pos, len, frozen});
       pos += len;
     }
-
-    // `heap` is a max-heap under Lower (std::push_heap / pop_heap).
     auto view = [&](int64_t i) {
       const Symbol& s = symbols[static_cast<size_t>(i)];
       return text.substr(s.begin, s.length);
@@ -77,7 +133,6 @@ class SpmBpe final : public Model {
     for (size_t i = 1; i < symbols.size(); ++i) {
       maybe_add(static_cast<int64_t>(i - 1), static_cast<int64_t>(i));
     }
-
     while (!heap.empty()) {
       std::pop_heap(heap.begin(), heap.end(), Lower{});
       const Pair top = heap.back();
@@ -94,28 +149,13 @@ class SpmBpe final : public Model {
       maybe_add(top.left, l.next);
     }
     for (int64_t i = 0; i != -1; i = symbols[static_cast<size_t>(i)].next) {
-      resegment(view(i), rev_merge, segments);
+      resegment(view(i), rev_merge, out);
     }
-    vocab_->emit(segments, ids);
-    return OkStatus();
   }
 
-  std::optional<uint32_t> token_to_id(std::string_view token) const override {
-    return vocab_->find(token);
-  }
-  std::optional<std::string_view> id_to_token(uint32_t id) const override {
-    if (id >= vocab_->size()) return std::nullopt;
-    return std::string_view(vocab_->piece(id));
-  }
-  size_t vocab_size() const override { return vocab_->size(); }
-
- private:
   // An UNUSED piece is replaced by the two symbols it was merged from.
-  void resegment(
-      std::string_view piece,
-      const std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>>&
-          rev_merge,
-      std::vector<Segment>& out) const {
+  void resegment(std::string_view piece, const RevMerge& rev_merge,
+                 std::vector<Segment>& out) const {
     const uint32_t id = vocab_->id_of(piece);
     if (vocab_->type(id) == PieceType::kUnused) {
       if (const auto it = rev_merge.find(piece); it != rev_merge.end()) {
@@ -129,6 +169,7 @@ class SpmBpe final : public Model {
 
   std::shared_ptr<const SpmVocab> vocab_;
   bool has_unused_ = false;
+  std::unordered_set<uint64_t> bigrams_;  // adjacent character pairs in matchable pieces
 };
 
 }  // namespace

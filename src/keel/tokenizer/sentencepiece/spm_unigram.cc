@@ -26,8 +26,8 @@ class SpmUnigram final : public Model {
 
   Status tokenize(std::string_view text, std::vector<uint32_t>& ids) const override {
     if (text.empty()) return OkStatus();
-    // The numeric types mirror unigram_model.cc (float path scores; a
-    // user-defined bonus computed in double) so ties resolve identically.
+    // The numeric types mirror unigram_model.cc (float path scores, double
+    // candidates for pieces, float for unk) so near-ties resolve identically.
     struct BestPath {
       int64_t starts_at = -1;
       uint32_t id = 0;
@@ -47,19 +47,18 @@ class SpmUnigram final : public Model {
         const PieceType type = vocab_->type(id);
         if (type == PieceType::kUnused) return;
         BestPath& target = best[start + length];
-        bool better;
-        float candidate;
-        if (type == PieceType::kUserDefined) {
-          const double bonus = static_cast<double>(static_cast<float>(length) * max_score_) - 0.1;
-          const double c = bonus + static_cast<double>(till_here);
-          better = target.starts_at == -1 || c > static_cast<double>(target.score);
-          candidate = static_cast<float>(c);
-        } else {
-          candidate = vocab_->score(id) + till_here;
-          better = target.starts_at == -1 || candidate > target.score;
-        }
+        // In unigram_model.cc the piece score is a conditional between a
+        // double (the user-defined bonus) and a float, so it is a double for
+        // every piece: the candidate is compared in double, stored as float.
+        const double score =
+            type == PieceType::kUserDefined
+                ? static_cast<double>(static_cast<float>(length) * max_score_) - 0.1
+                : static_cast<double>(vocab_->score(id));
+        const double candidate = score + static_cast<double>(till_here);
+        const bool better =
+            target.starts_at == -1 || candidate > static_cast<double>(target.score);
         if (better) {
-          target = BestPath{static_cast<int64_t>(start), id, candidate};
+          target = BestPath{static_cast<int64_t>(start), id, static_cast<float>(candidate)};
         }
         if (length == mblen) has_single_node = true;
       });

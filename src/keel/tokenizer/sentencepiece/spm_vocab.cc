@@ -75,7 +75,21 @@ Result<SpmVocab> SpmVocab::build(const ModelProto& proto) {
     }
   }
   v.user_defined_ = PieceTrie(std::move(user_defined));
+  v.build_slots();
   return v;
+}
+
+void SpmVocab::build_slots() {
+  size_t capacity = 16;
+  while (capacity < 2 * matchable_.size() + 1) capacity *= 2;
+  slots_.assign(capacity, 0);
+  slot_mask_ = capacity - 1;
+  for (const auto& [piece, id] : matchable_) {
+    const uint64_t h = hash_bytes(piece);
+    size_t i = h & slot_mask_;
+    while (slots_[i] != 0) i = (i + 1) & slot_mask_;
+    slots_[i] = ((h >> 32) << 32) | (uint64_t{id} + 1);
+  }
 }
 
 std::optional<uint32_t> SpmVocab::find(std::string_view piece) const {

@@ -55,11 +55,17 @@ class SpmVocab {
 
   // Any piece, by exact string.
   std::optional<uint32_t> find(std::string_view piece) const;
-  // NORMAL / USER_DEFINED / UNUSED pieces only.
+  // NORMAL / USER_DEFINED / UNUSED pieces only. The hot lookup of BPE, so
+  // it uses a flat open-addressing table rather than the node-based map.
   std::optional<uint32_t> find_matchable(std::string_view piece) const {
-    const auto it = matchable_.find(piece);
-    if (it == matchable_.end()) return std::nullopt;
-    return it->second;
+    const uint64_t h = hash_bytes(piece);
+    const auto tag = static_cast<uint32_t>(h >> 32);
+    for (size_t i = h & slot_mask_;; i = (i + 1) & slot_mask_) {
+      const uint64_t slot = slots_[i];
+      if (slot == 0) return std::nullopt;
+      const auto id = static_cast<uint32_t>(slot) - 1;
+      if (static_cast<uint32_t>(slot >> 32) == tag && pieces_[id].piece == piece) return id;
+    }
   }
   uint32_t id_of(std::string_view piece) const;
 
@@ -73,8 +79,22 @@ class SpmVocab {
   void emit(const std::vector<Segment>& segments, std::vector<uint32_t>& ids) const;
 
  private:
+  // FNV-1a, then a final mix so the low bits (the slot) and high bits (the
+  // tag) are both well spread.
+  static uint64_t hash_bytes(std::string_view s) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (char c : s) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+  }
+  void build_slots();
+
   std::vector<ProtoPiece> pieces_;
   PieceMap matchable_;
+  std::vector<uint64_t> slots_;  // (tag << 32) | (id + 1); 0 = empty
+  size_t slot_mask_ = 0;
   PieceMap reserved_;
   PieceTrie user_defined_;
   uint32_t unk_id_ = 0;

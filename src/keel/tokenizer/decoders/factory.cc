@@ -1,0 +1,87 @@
+// make_decoder: dispatches a tokenizer.json decoder object to its
+// constructor; also the Sequence decoder and the shared field helpers.
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <vector>
+
+#include "keel/core/utf8.h"
+#include "keel/tokenizer/decoders/decoders.h"
+#include "keel/tokenizer/factories.h"
+#include "keel/tokenizer/json_util.h"
+
+namespace keel::tokenizer {
+namespace {
+
+// Runs its decoders in order, each on the previous one's tokens.
+class SequenceDecoder final : public Decoder {
+ public:
+  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> decoders)
+      : decoders_(std::move(decoders)) {}
+
+  Status decode_chain(std::vector<std::string>& tokens) const override {
+    for (const auto& d : decoders_) KEEL_RETURN_IF_ERROR(d->decode_chain(tokens));
+    return OkStatus();
+  }
+
+ private:
+  std::vector<std::unique_ptr<Decoder>> decoders_;
+};
+
+constexpr const char* kSupported =
+    "BPEDecoder, ByteFallback, ByteLevel, CTC, Fuse, Metaspace, Replace, Sequence, Strip, "
+    "WordPiece";
+
+}  // namespace
+
+Result<char32_t> get_char(const nlohmann::json& j, const char* key, const std::string& path) {
+  KEEL_ASSIGN_OR_RETURN(const std::string s, json::get_string(j, key, path));
+  const utf8::Decoded d = s.empty() ? utf8::Decoded{0, 0, false} : utf8::decode(s, 0);
+  if (!d.valid || d.length != s.size()) {
+    return InvalidArgumentError("{}: expected a single character, got \"{}\"",
+                                json::child_path(path, key), s);
+  }
+  return d.code_point;
+}
+
+Result<size_t> get_count(const nlohmann::json& j, const char* key, const std::string& path) {
+  KEEL_ASSIGN_OR_RETURN(const int64_t n, json::get_int(j, key, path));
+  if (n < 0) {
+    return InvalidArgumentError("{}: expected a non-negative integer, got {}",
+                                json::child_path(path, key), n);
+  }
+  return static_cast<size_t>(n);
+}
+
+DecoderResult make_sequence_decoder(const nlohmann::json& j, const std::string& path) {
+  KEEL_ASSIGN_OR_RETURN(const nlohmann::json* list, json::get_array(j, "decoders", path));
+  std::vector<std::unique_ptr<Decoder>> decoders;
+  const std::string list_path = json::child_path(path, "decoders");
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string item_path = json::index_path(list_path, i);
+    if ((*list)[i].is_null()) {
+      return InvalidArgumentError("{}: expected a decoder object, got null", item_path);
+    }
+    KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> d, make_decoder((*list)[i], item_path));
+    decoders.push_back(std::move(d));
+  }
+  return std::unique_ptr<Decoder>(std::make_unique<SequenceDecoder>(std::move(decoders)));
+}
+
+Result<std::unique_ptr<Decoder>> make_decoder(const nlohmann::json& j, const std::string& path) {
+  if (j.is_null()) return std::unique_ptr<Decoder>();
+  KEEL_ASSIGN_OR_RETURN(const std::string type, json::get_type(j, path));
+  if (type == "ByteLevel") return make_byte_level_decoder(j, path);
+  if (type == "Metaspace") return make_metaspace_decoder(j, path);
+  if (type == "ByteFallback") return make_byte_fallback_decoder(j, path);
+  if (type == "Fuse") return make_fuse_decoder(j, path);
+  if (type == "Strip") return make_strip_decoder(j, path);
+  if (type == "Replace") return make_replace_decoder(j, path);
+  if (type == "WordPiece") return make_word_piece_decoder(j, path);
+  if (type == "BPEDecoder") return make_bpe_decoder(j, path);
+  if (type == "CTC") return make_ctc_decoder(j, path);
+  if (type == "Sequence") return make_sequence_decoder(j, path);
+  return json::unknown_type("decoder", type, path, kSupported);
+}
+
+}  // namespace keel::tokenizer
