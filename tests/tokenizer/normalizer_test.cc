@@ -85,7 +85,8 @@ TEST(NormalizerTest, Replace) {
 TEST(NormalizerTest, BertNormalizer) {
   const char* lower = R"({"type":"BertNormalizer","clean_text":true,"handle_chinese_chars":true,
                           "strip_accents":null,"lowercase":true})";
-  EXPECT_EQ(normalize(lower, "a\u0000b\uFFFDc\u200Bd\u00ADe\u0085f\t\ng\u2028h"), "abcdef  g h");
+  EXPECT_EQ(normalize(lower, std::string("a\0b\uFFFDc\u200Bd\u00ADe\u0085f\t\ng\u2028h", 24)),
+            "abcdef  g h");
   EXPECT_EQ(normalize(lower, "\u00C0\u00C9\u4E2D"), "ae \u4E2D ");
   EXPECT_EQ(normalize(lower, "a\uE000b\u08E2c"), "ab\u08E2c");  // Co dropped; Cf of Unicode 9 kept
   const char* keep = R"({"type":"BertNormalizer","clean_text":false,"handle_chinese_chars":false,

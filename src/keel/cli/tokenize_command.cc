@@ -3,7 +3,7 @@
 
 #include <charconv>
 #include <cstdio>
-#include <iostream>
+#include <stdio.h>
 #include <string>
 #include <vector>
 
@@ -17,6 +17,18 @@ using keel::tokenizer::Tokenizer;
 using nlohmann::json;
 
 constexpr size_t kBatchLines = 2048;
+
+// Reads one line from stdin without its trailing '\n'; false at EOF.
+// (POSIX getline: much faster than iostreams synced with stdio.)
+bool read_line(std::string& line) {
+  static char* buf = nullptr;
+  static size_t cap = 0;
+  ssize_t n = ::getline(&buf, &cap, stdin);
+  if (n < 0) return false;
+  if (n > 0 && buf[n - 1] == '\n') --n;
+  line.assign(buf, static_cast<size_t>(n));
+  return true;
+}
 
 struct TokenizeOptions {
   std::string tokenizer_path;
@@ -90,7 +102,7 @@ int run_tokenize(const TokenizeOptions& o) {
   std::vector<std::string> batch;
   std::string line;
   size_t line_no = 0, batch_first = 1;
-  while (std::getline(std::cin, line)) {
+  while (read_line(line)) {
     ++line_no;
     if (batch.empty()) batch_first = line_no;
     if (o.jsonl) {
@@ -149,7 +161,7 @@ int run_detokenize(const TokenizeOptions& o) {
   std::string line;
   size_t line_no = 0;
   std::string out;
-  while (std::getline(std::cin, line)) {
+  while (read_line(line)) {
     ++line_no;
     auto ids = parse_ids(line, o.jsonl, line_no);
     if (!ids.ok()) return fail(ids.status().to_string());

@@ -34,7 +34,7 @@ Result<SpmVocab> SpmVocab::build(const ModelProto& proto) {
     const bool matchable = p.type == PieceType::kNormal || p.type == PieceType::kUserDefined ||
                            p.type == PieceType::kUnused;
     PieceMap& map = matchable ? v.matchable_ : v.reserved_;
-    if (v.find(p.piece)) {
+    if (v.matchable_.contains(p.piece) || v.reserved_.contains(p.piece)) {
       return InvalidArgumentError("sentencepiece model: piece {} '{}' is defined twice", i,
                                   p.piece);
     }
