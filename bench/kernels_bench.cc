@@ -3,7 +3,7 @@
 //
 //   kernels_bench [bw] [overhead] [gemv] [gemm] [--threads=N] [--isa=NAME[,NAME...]]
 //                 [--models=qwen,llama] [--reps=N]
-// With no section named, runs all. Sections:
+// With no section named, runs all. Without --isa: KEEL_CPU_ISA or the best. Sections:
 //   bw        memory read bandwidth, 1 and 2 threads, 1 GiB buffer (best, median)
 //   overhead  cost of one parallel_chunks round trip on the pool vs inline
 //   gemv      one decode step's matmuls (n_tokens = 1), f16 and bf16: time,
@@ -329,7 +329,12 @@ int main(int argc, char** argv) {
   std::vector<Isa> isas;
   const std::string isa_arg = arg_value(args, "--isa", "");
   if (isa_arg.empty()) {
-    isas.push_back(keel::backend::best_isa());
+    auto r = keel::backend::default_isa();  // best, or KEEL_CPU_ISA
+    if (!r.ok()) {
+      std::printf("%s\n", r.status().to_string().c_str());
+      return 2;
+    }
+    isas.push_back(*r);
   } else {
     size_t at = 0;
     while (at <= isa_arg.size()) {

@@ -62,6 +62,8 @@ TEST(NormalizerTest, Lowercase) {
 TEST(NormalizerTest, StripAccentsRemovesMarksOfUnicode9) {
   EXPECT_EQ(normalize(R"({"type":"StripAccents"})", "e\u0301 a\u0903b a\u20DDb \u00E9 a\u0D00b"),
             "e ab ab \u00E9 a\u0D00b");
+  // Category changes since Unicode 9.0: U+1CF2 was Mc (stripped), U+111C9 was Po.
+  EXPECT_EQ(normalize(R"({"type":"StripAccents"})", "a\u1CF2\U000111C9"), "a\U000111C9");
 }
 
 TEST(NormalizerTest, StripAndPrepend) {
@@ -92,6 +94,8 @@ TEST(NormalizerTest, BertNormalizer) {
   const char* keep = R"({"type":"BertNormalizer","clean_text":false,"handle_chinese_chars":false,
                          "strip_accents":true,"lowercase":false})";
   EXPECT_EQ(normalize(keep, "a\u0903b\u0301"), "a\u0903b");  // only Mn is stripped
+  // Mn as of Unicode 8.0: U+1734 was Mn then; U+1885 and U+A9BD were not.
+  EXPECT_EQ(normalize(keep, "a\u1734\u1885\uA9BD"), "a\u1885\uA9BD");
 }
 
 TEST(NormalizerTest, NmtByteLevelAndSequence) {

@@ -14,7 +14,7 @@ constexpr int64_t kMatmulMinParallelMacs = int64_t{1} << 18;
 // Output rows per chunk are a multiple of this (all tile heights divide it).
 constexpr int64_t kRowAlign = 16;
 
-Status check_finite_ptr(const void* p, const char* name) {
+Status check_not_null(const void* p, const char* name) {
   if (p == nullptr) return InvalidArgumentError("{} is null", name);
   return OkStatus();
 }
@@ -33,9 +33,9 @@ Result<CpuKernels> CpuKernels::create_default() {
 
 Status CpuKernels::matmul(const float* x, int64_t n_tokens, const WeightView& w,
                           const float* bias, float* y) const {
-  KEEL_RETURN_IF_ERROR(check_finite_ptr(x, "matmul x"));
-  KEEL_RETURN_IF_ERROR(check_finite_ptr(w.data, "matmul weight"));
-  KEEL_RETURN_IF_ERROR(check_finite_ptr(y, "matmul y"));
+  KEEL_RETURN_IF_ERROR(check_not_null(x, "matmul x"));
+  KEEL_RETURN_IF_ERROR(check_not_null(w.data, "matmul weight"));
+  KEEL_RETURN_IF_ERROR(check_not_null(y, "matmul y"));
   if (n_tokens <= 0 || w.rows <= 0 || w.cols <= 0) {
     return InvalidArgumentError("matmul needs n_tokens, rows, cols > 0 (got {}, {}, {})", n_tokens,
                                 w.rows, w.cols);

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bitset>
+#include <unordered_set>
 
 #include "keel/core/utf8.h"
 #include "keel/tokenizer/models/bpe_internal.h"
@@ -69,6 +71,11 @@ class BpeModel final : public Model {
               const std::vector<size_t>& merge_json_index);
 
   Status tokenize(std::string_view piece, std::vector<uint32_t>& ids) const override {
+    if (cuts_enabled_ && piece.size() >= kCutMinBytes) return tokenize_cut(piece, ids);
+    return tokenize_one(piece, ids);
+  }
+
+  Status tokenize_one(std::string_view piece, std::vector<uint32_t>& ids) const {
     if (piece.empty()) return OkStatus();
     const uint64_t h = models_internal::hash_bytes(piece.data(), piece.size());
     auto& cache = models_internal::PieceCache::local();
@@ -92,6 +99,22 @@ class BpeModel final : public Model {
   size_t vocab_size() const override { return vocab_.size(); }
 
  private:
+  // Long pieces (no pre-tokenizer, e.g. Mistral/Llama-2 tokenizer.json) are
+  // cut where no merge can ever cross: between two symbols whose
+  // concatenation occurs in no vocabulary entry. Every merged symbol is a
+  // vocabulary entry, so no symbol can span such a point and each part can be
+  // tokenized (and cached) on its own with identical results.
+  static constexpr size_t kCutMinBytes = 48;
+  Status tokenize_cut(std::string_view piece, std::vector<uint32_t>& ids) const;
+  void build_cut_pairs();
+  // The next symbol's code (byte in byte-level mode, else code point or
+  // the raw byte of an ill-formed sequence) and its length.
+  std::pair<uint32_t, size_t> next_symbol(std::string_view s, size_t i) const;
+  bool pair_in_vocab(uint32_t a, uint32_t b) const {
+    if (a < 128 && b < 128) return ascii_pair_bits_[a][b];
+    return other_pairs_.contains((uint64_t{a} << 32) | b);
+  }
+
   // Tokenizes without the whole-piece shortcut.
   Status tokenize_merging(std::string_view piece, std::vector<uint32_t>& ids) const;
   Status initial_symbols(std::string_view piece, std::vector<uint32_t>& out) const;
@@ -124,6 +147,9 @@ class BpeModel final : public Model {
   std::string prefix_, suffix_;          // tokenizer.json form
   std::string prefix_enc_, suffix_enc_;  // encode form
   const uint32_t cache_id_ = models_internal::PieceCache::next_model_id();
+  bool cuts_enabled_ = false;
+  std::bitset<128> ascii_pair_bits_[128];
+  std::unordered_set<uint64_t> other_pairs_;
 };
 
 Status BpeModel::init(BpeConfig config, const std::string& path,
@@ -212,7 +238,57 @@ Status BpeModel::init(BpeConfig config, const std::string& path,
     }
     if (shortcut) encode_map_.set_value_at(e, id | kShortcutBit);
   }
+  // Cutting is exact unless unknown symbols can occur with fuse_unk or
+  // byte_fallback, whose ordering rules look across neighbouring symbols.
+  bool all_fallback_bytes = byte_fallback_;
+  for (uint32_t id : byte_fallback_ids_) all_fallback_bytes = all_fallback_bytes && id != kNoId;
+  const bool unk_free_of_context = all_fallback_bytes || (!fuse_unk_ && !byte_fallback_);
+  cuts_enabled_ = prefix_.empty() && suffix_.empty() && unk_free_of_context;
+  if (cuts_enabled_) build_cut_pairs();
   return OkStatus();
+}
+
+std::pair<uint32_t, size_t> BpeModel::next_symbol(std::string_view s, size_t i) const {
+  const auto b = static_cast<uint8_t>(s[i]);
+  if (byte_level_raw_ || b < 0x80) return {b, 1};
+  // Same symbol boundaries as initial_symbols(); ill-formed sequences are
+  // keyed by their lead byte, tagged so they cannot equal a code point.
+  const int l = utf8::sequence_length(b);
+  const size_t len = (l == 0 || i + static_cast<size_t>(l) > s.size()) ? 1 : static_cast<size_t>(l);
+  const utf8::Decoded d = utf8::decode(s, i);
+  if (!d.valid || d.length != len) return {b | 0x80000000u, len};
+  return {static_cast<uint32_t>(d.code_point), len};
+}
+
+void BpeModel::build_cut_pairs() {
+  for (size_t e = 0; e < encode_map_.size(); ++e) {
+    const std::string_view tok = encode_map_.key_at(e);
+    uint32_t prev = UINT32_MAX;
+    for (size_t i = 0; i < tok.size();) {
+      auto [sym, len] = next_symbol(tok, i);
+      if (prev != UINT32_MAX) {
+        if (prev < 128 && sym < 128) ascii_pair_bits_[prev][sym] = true;
+        else other_pairs_.insert((uint64_t{prev} << 32) | sym);
+      }
+      prev = sym;
+      i += len;
+    }
+  }
+}
+
+Status BpeModel::tokenize_cut(std::string_view piece, std::vector<uint32_t>& ids) const {
+  size_t start = 0;
+  uint32_t prev = UINT32_MAX;
+  for (size_t i = 0; i < piece.size();) {
+    auto [sym, len] = next_symbol(piece, i);
+    if (prev != UINT32_MAX && !pair_in_vocab(prev, sym)) {
+      KEEL_RETURN_IF_ERROR(tokenize_one(piece.substr(start, i - start), ids));
+      start = i;
+    }
+    prev = sym;
+    i += len;
+  }
+  return tokenize_one(piece.substr(start), ids);
 }
 
 std::string BpeModel::hf_form(std::string_view sym, bool first, bool last) const {

@@ -95,6 +95,17 @@ def emit(name, comment, cps):
     print()
 
 
+# General_Category changes since Unicode 8.0/9.0 that an age filter over
+# today's categories misses (found by checking every code point against HF):
+# U+111C9 became Mn in 10.0 (Po before); U+1CF2/U+1CF3 were Mc until 10.0;
+# U+1734 was Mn until 14.0; U+1885/U+1886 became Mn in 9.0; U+A9BD became Mn
+# in 12.0.
+MARKS_U9_ADD = {0x1CF2, 0x1CF3}
+MARKS_U9_REMOVE = {0x111C9}
+MN_U8_ADD = {0x1734}
+MN_U8_REMOVE = {0x111C9, 0x1885, 0x1886, 0xA9BD}
+
+
 def main():
     ucd = sys.argv[1]
     ages = load_ages(ucd)
@@ -107,7 +118,9 @@ def main():
                     components.add(int(part, 16))
     age = lambda cp: ages.get(cp, (99, 0))
     marks9 = [cp for cp, (cat, _, _) in data.items() if cat in ("Mn", "Mc", "Me") and age(cp) <= (9, 0)]
+    marks9 = (set(marks9) | MARKS_U9_ADD) - MARKS_U9_REMOVE
     mn8 = [cp for cp, (cat, _, _) in data.items() if cat == "Mn" and age(cp) <= (8, 0)]
+    mn8 = (set(mn8) | MN_U8_ADD) - MN_U8_REMOVE
     cf8 = [cp for cp, (cat, _, _) in data.items() if cat == "Cf" and age(cp) <= (8, 0)]
     inert = [cp for cp, (_, ccc, decomp) in data.items()
              if age(cp) > (9, 0) and (ccc != 0 or decomp or cp in components)]
