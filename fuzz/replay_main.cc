@@ -1,6 +1,7 @@
 // Replays fuzz inputs without libFuzzer: every file under the given folders
 // is passed once to LLVMFuzzerTestOneInput. A crash, sanitizer report or
 // CHECK failure fails the test; the file name is printed first.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>

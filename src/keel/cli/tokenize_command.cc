@@ -36,6 +36,7 @@ struct TokenizeOptions {
   bool jsonl = false;
   bool lossy = false;
   bool skip_special = false;
+  bool split_special = false;
 };
 
 int fail(const std::string& message) {
@@ -61,27 +62,20 @@ Result<std::string> parse_text_line(const std::string& line, size_t line_no) {
 Status flush_batch(const Tokenizer& tok, const TokenizeOptions& o, std::vector<std::string>& texts,
                    size_t first_line) {
   if (texts.empty()) return OkStatus();
-  std::vector<std::vector<uint32_t>> all;
-  if (o.lossy) {
-    for (const std::string& t : texts) {
-      tokenizer::EncodeOptions eo;
-      eo.add_special_tokens = o.add_special_tokens;
-      eo.lossy_utf8 = true;
-      KEEL_ASSIGN_OR_RETURN(auto e, tok.encode(t, eo));
-      all.push_back(std::move(e.ids));
+  tokenizer::EncodeOptions eo;
+  eo.add_special_tokens = o.add_special_tokens;
+  eo.lossy_utf8 = o.lossy;
+  eo.split_special_tokens = o.split_special;
+  auto r = tok.encode_batch(texts, eo, Deadline::after(std::chrono::minutes(10)));
+  if (!r.ok()) {
+    // Find the failing line for a precise message.
+    for (size_t i = 0; i < texts.size(); ++i) {
+      auto one = tok.encode(texts[i], eo);
+      if (!one.ok()) return one.status().with_context(fmt::format("line {}", first_line + i));
     }
-  } else {
-    auto r = tok.encode_batch(texts, o.add_special_tokens);
-    if (!r.ok()) {
-      // Find the failing line for a precise message.
-      for (size_t i = 0; i < texts.size(); ++i) {
-        auto one = tok.encode(texts[i], o.add_special_tokens);
-        if (!one.ok()) return one.status().with_context(fmt::format("line {}", first_line + i));
-      }
-      return r.status();
-    }
-    all = std::move(r).value();
+    return r.status();
   }
+  const std::vector<std::vector<uint32_t>>& all = *r;
   std::string out;
   for (const auto& ids : all) {
     if (o.jsonl) out += '[';
@@ -192,6 +186,8 @@ Runner add_tokenize_command(CLI::App& app) {
   sub->add_flag("--add-special-tokens", o->add_special_tokens,
                 "add the tokenizer's special tokens (e.g. BOS)");
   sub->add_flag("--lossy", o->lossy, "replace invalid UTF-8 with U+FFFD instead of failing");
+  sub->add_flag("--split-special-tokens", o->split_special,
+                "treat special tokens written in the text as plain text (as libsentencepiece)");
   return [o] { return run_tokenize(*o); };
 }
 

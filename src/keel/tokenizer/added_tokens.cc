@@ -125,7 +125,8 @@ std::pair<int32_t, uint32_t> AddedTokenSplitter::longest_at(std::string_view tex
   return {best, best_len};
 }
 
-void AddedTokenSplitter::split(std::string_view text, std::vector<TextSplit>& out) const {
+void AddedTokenSplitter::split(std::string_view text, std::vector<TextSplit>& out,
+                               bool skip_special) const {
   out.clear();
   if (text.empty()) return;
   size_t start_offset = 0;
@@ -145,6 +146,7 @@ void AddedTokenSplitter::split(std::string_view text, std::vector<TextSplit>& ou
       const AddedToken& t = *tokens_[tok];
       size_t start = pos, stop = pos + len;
       pos = stop;  // matches never overlap, even when rejected below
+      if (skip_special && t.special) continue;
       if (t.single_word) {
         const bool start_ok = start == 0 || !is_rust_word_char(last_char(text, start));
         const bool stop_ok = stop == n || !is_rust_word_char(utf8::decode(text, stop).code_point);

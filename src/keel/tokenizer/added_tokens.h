@@ -34,7 +34,9 @@ class AddedTokenSplitter {
 
   // Splits `text` into alternating plain and added-token ranges covering it.
   // Empty text gives no splits.
-  void split(std::string_view text, std::vector<TextSplit>& out) const;
+  // With `skip_special`, matches of special tokens are ignored (their text
+  // stays in the surrounding plain split), as HF's encode_special_tokens.
+  void split(std::string_view text, std::vector<TextSplit>& out, bool skip_special = false) const;
 
  private:
   struct Node {

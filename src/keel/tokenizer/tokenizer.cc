@@ -77,7 +77,7 @@ Status Tokenizer::Impl::encode_plain(std::string_view text, uint32_t orig_begin,
 }
 
 Status Tokenizer::Impl::encode_segment(std::string_view text, uint32_t orig_begin,
-                                       std::vector<uint32_t>& ids) const {
+                                       bool split_special, std::vector<uint32_t>& ids) const {
   const auto orig_end = static_cast<uint32_t>(orig_begin + text.size());
   std::string normalized;
   std::string_view seg = text;
@@ -88,7 +88,7 @@ Status Tokenizer::Impl::encode_segment(std::string_view text, uint32_t orig_begi
   if (seg.empty()) return OkStatus();
   if (normalized_splitter->empty()) return encode_plain(seg, orig_begin, orig_end, ids);
   std::vector<TextSplit> splits;
-  normalized_splitter->split(seg, splits);
+  normalized_splitter->split(seg, splits, split_special);
   const bool exact = seg.data() == text.data();
   for (const TextSplit& s : splits) {
     if (s.token_id) {
@@ -145,15 +145,16 @@ Result<Encoding> Tokenizer::encode(std::string_view text, const EncodeOptions& o
   Encoding enc;
   enc.ids.reserve(text.size() / 3 + 4);
   if (m.raw_splitter->empty()) {
-    KEEL_RETURN_IF_ERROR(m.encode_segment(text, 0, enc.ids));
+    KEEL_RETURN_IF_ERROR(m.encode_segment(text, 0, options.split_special_tokens, enc.ids));
   } else {
     std::vector<TextSplit> splits;
-    m.raw_splitter->split(text, splits);
+    m.raw_splitter->split(text, splits, options.split_special_tokens);
     for (const TextSplit& s : splits) {
       if (s.token_id) {
         enc.ids.push_back(*s.token_id);
       } else {
-        KEEL_RETURN_IF_ERROR(m.encode_segment(text.substr(s.begin, s.end - s.begin), s.begin, enc.ids));
+        KEEL_RETURN_IF_ERROR(m.encode_segment(text.substr(s.begin, s.end - s.begin), s.begin,
+                                              options.split_special_tokens, enc.ids));
       }
     }
   }
@@ -163,15 +164,25 @@ Result<Encoding> Tokenizer::encode(std::string_view text, const EncodeOptions& o
 
 Result<std::vector<std::vector<uint32_t>>> Tokenizer::encode_batch(
     const std::vector<std::string>& texts, bool add_special_tokens, Deadline deadline) const {
+  EncodeOptions options;
+  options.add_special_tokens = add_special_tokens;
+  return encode_batch(texts, options, deadline);
+}
+
+Result<std::vector<std::vector<uint32_t>>> Tokenizer::encode_batch(
+    const std::vector<std::string>& texts, const EncodeOptions& options, Deadline deadline) const {
+  if (options.offsets) {
+    return InvalidArgumentError("encode_batch does not return offsets; use encode() per text");
+  }
   // Shared with the pool's tasks, which may outlive this call on a deadline.
   struct Batch {
     Tokenizer tokenizer;
     std::vector<std::string> texts;
     std::vector<std::vector<uint32_t>> ids;
     std::vector<Status> errors;
-    bool add_special = true;
+    EncodeOptions options;
   };
-  auto batch = std::make_shared<Batch>(Batch{*this, texts, {}, {}, add_special_tokens});
+  auto batch = std::make_shared<Batch>(Batch{*this, texts, {}, {}, options});
   batch->ids.resize(texts.size());
   batch->errors.resize(texts.size());
   ThreadPool& pool = ThreadPool::global();
@@ -182,8 +193,8 @@ Result<std::vector<std::vector<uint32_t>>> Tokenizer::encode_batch(
       [batch, chunks](size_t c) {
         const size_t n = batch->texts.size();
         for (size_t i = c * n / chunks; i < (c + 1) * n / chunks; ++i) {
-          auto r = batch->tokenizer.encode(batch->texts[i], batch->add_special);
-          if (r.ok()) batch->ids[i] = std::move(r).value();
+          auto r = batch->tokenizer.encode(batch->texts[i], batch->options);
+          if (r.ok()) batch->ids[i] = std::move(r->ids);
           else batch->errors[i] = r.status();
         }
       },

@@ -56,6 +56,10 @@ struct EncodeOptions {
   bool add_special_tokens = true;
   bool lossy_utf8 = false;  // replace ill-formed UTF-8 with U+FFFD instead of failing
   bool offsets = false;     // fill Encoding::offsets (byte ranges in the input)
+  // Treat special tokens that appear in the text as plain text (HF's
+  // encode_special_tokens / transformers' split_special_tokens). This is
+  // also what libsentencepiece does, which never matches control symbols.
+  bool split_special_tokens = false;
 };
 
 struct Encoding {
@@ -81,6 +85,10 @@ class Tokenizer {
   Result<std::vector<std::vector<uint32_t>>> encode_batch(
       const std::vector<std::string>& texts, bool add_special_tokens = true,
       Deadline deadline = Deadline::after(std::chrono::minutes(10))) const;
+  // As above with full options (offsets are not returned by batches).
+  Result<std::vector<std::vector<uint32_t>>> encode_batch(const std::vector<std::string>& texts,
+                                                          const EncodeOptions& options,
+                                                          Deadline deadline) const;
 
   Result<std::string> decode(std::span<const uint32_t> ids, bool skip_special_tokens = false) const;
 

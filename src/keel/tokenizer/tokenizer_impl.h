@@ -32,7 +32,7 @@ struct Tokenizer::Impl {
   Status encode_plain(std::string_view text, uint32_t orig_begin, uint32_t orig_end,
                       std::vector<uint32_t>& ids) const;
   // Normalizes and encodes one stretch of raw text between added tokens.
-  Status encode_segment(std::string_view text, uint32_t orig_begin,
+  Status encode_segment(std::string_view text, uint32_t orig_begin, bool split_special,
                         std::vector<uint32_t>& ids) const;
   Status add_special_tokens(std::vector<uint32_t>& ids) const;
 };
