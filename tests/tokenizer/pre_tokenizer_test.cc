@@ -106,7 +106,7 @@ TEST(PreTokenizerFactory, SplitErrors) {
 
 TEST(PreTokenizerFactory, MetaspaceErrors) {
   EXPECT_THAT(std::string(make_error(R"({"type": "Metaspace", "replacement": "ab"})").message()),
-              HasSubstr("$.pre_tokenizer.replacement: expected a single character"));
+              HasSubstr("$.pre_tokenizer.replacement: expected exactly one character"));
   EXPECT_THAT(
       std::string(
           make_error(R"({"type": "Metaspace", "replacement": "_", "prepend_scheme": "sometimes"})")

@@ -68,7 +68,9 @@ TEST_P(StreamDecoderTest, HoldsBackIncompleteCharacters) {
   for (size_t i = 0; i < ids->size(); ++i) {
     auto piece = stream.step((*ids)[i]);
     ASSERT_TRUE(piece.ok());
-    if (i + 1 < ids->size()) EXPECT_EQ(*piece, "") << "emitted part of a character";
+    if (i + 1 < ids->size()) {
+      EXPECT_EQ(*piece, "") << "emitted part of a character";
+    }
     joined += *piece;
   }
   joined += *stream.finish();

@@ -26,9 +26,6 @@ DecoderResult make_bpe_decoder(const nlohmann::json& j, const std::string& path)
 DecoderResult make_ctc_decoder(const nlohmann::json& j, const std::string& path);
 DecoderResult make_sequence_decoder(const nlohmann::json& j, const std::string& path);
 
-// A JSON string that must hold exactly one character (Rust `char` fields):
-// its code point, or InvalidArgument naming `path.key`.
-Result<char32_t> get_char(const nlohmann::json& j, const char* key, const std::string& path);
 // A non-negative integer (Rust `usize` fields).
 Result<size_t> get_count(const nlohmann::json& j, const char* key, const std::string& path);
 

@@ -34,16 +34,6 @@ constexpr const char* kSupported =
 
 }  // namespace
 
-Result<char32_t> get_char(const nlohmann::json& j, const char* key, const std::string& path) {
-  KEEL_ASSIGN_OR_RETURN(const std::string s, json::get_string(j, key, path));
-  const utf8::Decoded d = s.empty() ? utf8::Decoded{0, 0, false} : utf8::decode(s, 0);
-  if (!d.valid || d.length != s.size()) {
-    return InvalidArgumentError("{}: expected a single character, got \"{}\"",
-                                json::child_path(path, key), s);
-  }
-  return d.code_point;
-}
-
 Result<size_t> get_count(const nlohmann::json& j, const char* key, const std::string& path) {
   KEEL_ASSIGN_OR_RETURN(const int64_t n, json::get_int(j, key, path));
   if (n < 0) {

@@ -49,7 +49,7 @@ class MetaspaceDecoder final : public Decoder {
 }  // namespace
 
 DecoderResult make_metaspace_decoder(const nlohmann::json& j, const std::string& path) {
-  KEEL_ASSIGN_OR_RETURN(const char32_t replacement, get_char(j, "replacement", path));
+  KEEL_ASSIGN_OR_RETURN(const char32_t replacement, json::get_char(j, "replacement", path));
   KEEL_ASSIGN_OR_RETURN(const std::string scheme,
                         json::opt_string(j, "prepend_scheme", path, "always"));
   if (scheme != "always" && scheme != "first" && scheme != "never") {

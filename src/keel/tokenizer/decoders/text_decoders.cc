@@ -179,7 +179,7 @@ class CtcDecoder final : public Decoder {
 }  // namespace
 
 DecoderResult make_strip_decoder(const nlohmann::json& j, const std::string& path) {
-  KEEL_ASSIGN_OR_RETURN(const char32_t content, get_char(j, "content", path));
+  KEEL_ASSIGN_OR_RETURN(const char32_t content, json::get_char(j, "content", path));
   KEEL_ASSIGN_OR_RETURN(const size_t start, get_count(j, "start", path));
   KEEL_ASSIGN_OR_RETURN(const size_t stop, get_count(j, "stop", path));
   return std::unique_ptr<Decoder>(std::make_unique<StripDecoder>(content, start, stop));
