@@ -79,7 +79,7 @@ Status Tokenizer::Impl::encode_plain(std::string_view text, uint32_t orig_begin,
 Status Tokenizer::Impl::encode_segment(std::string_view text, uint32_t orig_begin,
                                        bool split_special, std::vector<uint32_t>& ids) const {
   const auto orig_end = static_cast<uint32_t>(orig_begin + text.size());
-  std::string normalized;
+  thread_local std::string normalized;  // per-thread scratch: no allocation per call
   std::string_view seg = text;
   if (parts.normalizer) {
     KEEL_RETURN_IF_ERROR(parts.normalizer->normalize(text, normalized));
@@ -87,7 +87,7 @@ Status Tokenizer::Impl::encode_segment(std::string_view text, uint32_t orig_begi
   }
   if (seg.empty()) return OkStatus();
   if (normalized_splitter->empty()) return encode_plain(seg, orig_begin, orig_end, ids);
-  std::vector<TextSplit> splits;
+  thread_local std::vector<TextSplit> splits;
   normalized_splitter->split(seg, splits, split_special);
   const bool exact = seg.data() == text.data();
   for (const TextSplit& s : splits) {
@@ -147,7 +147,7 @@ Result<Encoding> Tokenizer::encode(std::string_view text, const EncodeOptions& o
   if (m.raw_splitter->empty()) {
     KEEL_RETURN_IF_ERROR(m.encode_segment(text, 0, options.split_special_tokens, enc.ids));
   } else {
-    std::vector<TextSplit> splits;
+    thread_local std::vector<TextSplit> splits;
     m.raw_splitter->split(text, splits, options.split_special_tokens);
     for (const TextSplit& s : splits) {
       if (s.token_id) {

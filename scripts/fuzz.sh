@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Fuzzes one target with libFuzzer (clang, ASan+UBSan) for SECONDS.
+#   scripts/fuzz.sh TARGET [SECONDS]     TARGET: tokenizer_json | encode | spm_model | safetensors
+# The checked-in corpus fuzz/corpus/TARGET seeds the run; new inputs go to
+# fuzz-out/TARGET/corpus (git-ignored). A crash leaves fuzz-out/TARGET/crash-*:
+# copy it into fuzz/corpus/TARGET/ so every build replays it as a regression test.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+target=${1:?usage: scripts/fuzz.sh TARGET [SECONDS]}
+seconds=${2:-60}
+build="$repo/build-fuzz"
+if [[ ! -f $build/build.ninja ]]; then
+  CC=clang CXX=clang++ cmake -S "$repo" -B "$build" -G Ninja -DKEEL_FUZZ=ON \
+    -DKEEL_SANITIZE="address;undefined" -DKEEL_BUILD_TESTS=OFF -DKEEL_BUILD_BENCH=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
+fi
+ninja -C "$build" "${target}_fuzz" >&2
+out="$repo/fuzz-out/$target"
+mkdir -p "$out/corpus"
+export KEEL_TESTDATA=${KEEL_TESTDATA:-$repo/.deps/npm/node_modules}
+"$build/fuzz/${target}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
+  -artifact_prefix="$out/" "$out/corpus" "$repo/fuzz/corpus/$target"
