@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/fork_util.h"
+
 namespace keel {
 namespace {
 
@@ -108,6 +110,7 @@ TEST(ThreadPoolTest, TaskExceptionBecomesInternalError) {
 }
 
 TEST(ThreadPoolForkTest, ForkAfterUse) {
+  KEEL_SKIP_FORK_TEST_UNDER_ASAN();
   ThreadPool pool(3);
   ASSERT_TRUE(parallel_sum_ok(pool, 1000));
   EXPECT_EQ(fork_and_sum(pool), 0);
@@ -115,6 +118,7 @@ TEST(ThreadPoolForkTest, ForkAfterUse) {
 }
 
 TEST(ThreadPoolForkTest, ForkWhileWorkersBusy) {
+  KEEL_SKIP_FORK_TEST_UNDER_ASAN();
   ThreadPool pool(3);
   std::atomic<bool> stop{false};
   std::thread busy([&] {
@@ -137,6 +141,7 @@ TEST(ThreadPoolForkTest, ForkWhileWorkersBusy) {
 }
 
 TEST(ThreadPoolForkTest, TwoHundredForks) {
+  KEEL_SKIP_FORK_TEST_UNDER_ASAN();
   ThreadPool pool(2);
   ASSERT_TRUE(parallel_sum_ok(pool, 100));
   int failures = 0;
@@ -145,6 +150,7 @@ TEST(ThreadPoolForkTest, TwoHundredForks) {
 }
 
 TEST(ThreadPoolForkTest, GlobalPoolInChildOfChild) {
+  KEEL_SKIP_FORK_TEST_UNDER_ASAN();
   ThreadPool& pool = ThreadPool::global();
   ASSERT_TRUE(parallel_sum_ok(pool, 100));
   pid_t pid = fork();

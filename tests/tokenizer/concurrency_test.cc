@@ -75,6 +75,7 @@ int child_batch_ok(const Tokenizer& tok, const std::vector<std::string>& texts,
 }
 
 TEST(TokenizerForkTest, ForkAfterUse) {
+  KEEL_SKIP_FORK_TEST_UNDER_ASAN();
   KEEL_REQUIRE_TOKENIZER(tok, "llama3");
   const auto texts = sample_texts(200);
   const auto expected = encode_serially(tok, texts);
@@ -83,6 +84,7 @@ TEST(TokenizerForkTest, ForkAfterUse) {
 }
 
 TEST(TokenizerForkTest, ForkWhileOtherThreadsEncode) {
+  KEEL_SKIP_FORK_TEST_UNDER_ASAN();
   KEEL_REQUIRE_TOKENIZER(tok, "qwen3");
   const auto texts = sample_texts(200);
   const auto expected = encode_serially(tok, texts);
@@ -103,6 +105,7 @@ TEST(TokenizerForkTest, ForkWhileOtherThreadsEncode) {
 }
 
 TEST(TokenizerForkTest, TwoHundredForks) {
+  KEEL_SKIP_FORK_TEST_UNDER_ASAN();
   KEEL_REQUIRE_TOKENIZER(tok, "llama3");
   const auto texts = sample_texts(32);
   const auto expected = encode_serially(tok, texts);
