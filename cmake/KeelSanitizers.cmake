@@ -5,3 +5,9 @@ if(KEEL_SANITIZE)
   add_link_options(-fsanitize=${_keel_san})
   add_compile_definitions(KEEL_SANITIZED=1)
 endif()
+
+# libFuzzer builds: instrument every keel library for coverage, so the fuzzer
+# sees the code under test (the fuzz targets themselves link -fsanitize=fuzzer).
+if(KEEL_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

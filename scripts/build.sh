@@ -21,6 +21,6 @@ esac
 jobs=${JOBS:-$(nproc)}
 cmake -S "$repo" -B "$repo/$dir" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  "-DKEEL_SANITIZE=$sanitize" >&2
+  -DKEEL_BUILD_TESTS=ON -DKEEL_BUILD_BENCH=ON "-DKEEL_SANITIZE=$sanitize" >&2
 ninja -C "$repo/$dir" -j "$jobs" "$@" >&2
 echo "$repo/$dir"
