@@ -26,9 +26,9 @@ uint64_t bigram_key(std::string_view a, std::string_view b) {
 // can ever cross a boundary between two characters that are adjacent in no
 // matchable piece. Text is cut at such boundaries and each chunk is merged
 // on its own; the result is identical and the agenda stays small.
-class SpmBpe final : public Model {
+class SpmBpe final : public SpmModelBase {
  public:
-  explicit SpmBpe(std::shared_ptr<const SpmVocab> vocab) : vocab_(std::move(vocab)) {
+  explicit SpmBpe(std::shared_ptr<const SpmVocab> vocab) : SpmModelBase(std::move(vocab)) {
     for (uint32_t id = 0; id < vocab_->size(); ++id) {
       if (vocab_->type(id) == PieceType::kUnused) has_unused_ = true;
     }
@@ -65,15 +65,6 @@ class SpmBpe final : public Model {
     vocab_->emit(segments, ids);
     return OkStatus();
   }
-
-  std::optional<uint32_t> token_to_id(std::string_view token) const override {
-    return vocab_->find(token);
-  }
-  std::optional<std::string_view> id_to_token(uint32_t id) const override {
-    if (id >= vocab_->size()) return std::nullopt;
-    return std::string_view(vocab_->piece(id));
-  }
-  size_t vocab_size() const override { return vocab_->size(); }
 
  private:
   // bpe_model.cc's Encode on one chunk; appends its segmentation.
@@ -167,7 +158,6 @@ class SpmBpe final : public Model {
     out.push_back(Segment{piece, id});
   }
 
-  std::shared_ptr<const SpmVocab> vocab_;
   bool has_unused_ = false;
   std::unordered_set<uint64_t> bigrams_;  // adjacent character pairs in matchable pieces
 };

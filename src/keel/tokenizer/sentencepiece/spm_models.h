@@ -21,6 +21,24 @@
 
 namespace keel::tokenizer::spm {
 
+// What both SentencePiece models share: the vocabulary and its lookups.
+class SpmModelBase : public Model {
+ public:
+  explicit SpmModelBase(std::shared_ptr<const SpmVocab> vocab) : vocab_(std::move(vocab)) {}
+
+  std::optional<uint32_t> token_to_id(std::string_view token) const override {
+    return vocab_->find(token);
+  }
+  std::optional<std::string_view> id_to_token(uint32_t id) const override {
+    if (id >= vocab_->size()) return std::nullopt;
+    return std::string_view(vocab_->piece(id));
+  }
+  size_t vocab_size() const override { return vocab_->size(); }
+
+ protected:
+  std::shared_ptr<const SpmVocab> vocab_;
+};
+
 std::unique_ptr<Model> make_spm_unigram(std::shared_ptr<const SpmVocab> vocab);
 std::unique_ptr<Model> make_spm_bpe(std::shared_ptr<const SpmVocab> vocab);
 

@@ -8,9 +8,9 @@ namespace {
 constexpr float kUnkPenalty = 10.0f;
 
 // Contract: see spm_models.h (Unigram).
-class SpmUnigram final : public Model {
+class SpmUnigram final : public SpmModelBase {
  public:
-  explicit SpmUnigram(std::shared_ptr<const SpmVocab> vocab) : vocab_(std::move(vocab)) {
+  explicit SpmUnigram(std::shared_ptr<const SpmVocab> vocab) : SpmModelBase(std::move(vocab)) {
     std::vector<std::pair<std::string_view, uint32_t>> keys;
     for (const auto& [piece, id] : vocab_->matchable()) keys.emplace_back(piece, id);
     trie_ = PieceTrie(std::move(keys));
@@ -83,17 +83,7 @@ class SpmUnigram final : public Model {
     return OkStatus();
   }
 
-  std::optional<uint32_t> token_to_id(std::string_view token) const override {
-    return vocab_->find(token);
-  }
-  std::optional<std::string_view> id_to_token(uint32_t id) const override {
-    if (id >= vocab_->size()) return std::nullopt;
-    return std::string_view(vocab_->piece(id));
-  }
-  size_t vocab_size() const override { return vocab_->size(); }
-
  private:
-  std::shared_ptr<const SpmVocab> vocab_;
   PieceTrie trie_;
   float min_score_;
   float max_score_;
