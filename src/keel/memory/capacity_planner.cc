@@ -64,6 +64,9 @@ Result<KvPlan> plan_kv_cache(const KvPlanInput& in) {
   // Block ids are int32; 2^31 blocks is far beyond any real budget.
   plan.num_blocks = static_cast<int64_t>(std::min<long double>(
       kv_target / static_cast<long double>(plan.bytes_per_block), kMaxBlocks));
+  if (in.max_tokens > 0) {
+    plan.num_blocks = std::min(plan.num_blocks, in.shape.blocks_for_tokens(in.max_tokens));
+  }
   plan.num_tokens = plan.num_blocks * in.shape.block_size_tokens;
   plan.kv_pool_bytes = static_cast<uint64_t>(plan.num_blocks) * plan.bytes_per_block;
 

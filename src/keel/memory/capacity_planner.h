@@ -31,6 +31,9 @@ struct KvPlanInput {
   uint64_t workspace_bytes = 0;     // activations of the largest step (--max-batch-tokens)
   double kv_cache_fraction = 0.9;   // of (budget - weights); in (0, 1]
   int64_t context_length_tokens = 0;  // one sequence's maximum length; >= 1
+  // Upper bound on the pool's tokens (0 = none): e.g. a one-shot `keel
+  // generate` needs one sequence's worth, not a fraction of all memory.
+  int64_t max_tokens = 0;
 };
 
 struct KvPlan {
