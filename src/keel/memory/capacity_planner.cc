@@ -72,7 +72,9 @@ Result<KvPlan> plan_kv_cache(const KvPlanInput& in) {
 
   if (plan.kv_pool_bytes > after_weights || in.workspace_bytes > after_weights - plan.kv_pool_bytes) {
     return does_not_fit(in, plan.kv_pool_bytes, plan.num_tokens,
-                        "lower --kv-cache-fraction or raise --memory-limit");
+                        in.workspace_bytes > plan.kv_pool_bytes
+                            ? "lower --max-batch-tokens or --kv-cache-fraction, or raise --memory-limit"
+                            : "lower --kv-cache-fraction or raise --memory-limit");
   }
   if (plan.num_blocks < plan.blocks_per_sequence) {
     return does_not_fit(
