@@ -12,5 +12,8 @@ using Runner = std::function<int()>;
 
 Runner add_tokenize_command(CLI::App& app);
 Runner add_detokenize_command(CLI::App& app);
+Runner add_bench_command(CLI::App& app);
+Runner add_generate_command(CLI::App& app);
+Runner add_make_model_command(CLI::App& app);
 
 }  // namespace keel::cli

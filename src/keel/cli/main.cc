@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   keel::log::init_from_env();
   CLI::App app{"keel: an LLM inference engine that never hangs"};
   app.require_subcommand(1);
+  app.fallthrough();  // --log-level may follow the subcommand too
   app.set_version_flag("--version", std::string("keel 0.1.0"));
   std::string log_level;
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (env KEEL_LOG_LEVEL)")
@@ -21,6 +22,9 @@ int main(int argc, char** argv) {
   auto add = [&](keel::cli::Runner r) { runners.emplace(app.get_subcommands({}).back(), std::move(r)); };
   add(keel::cli::add_tokenize_command(app));
   add(keel::cli::add_detokenize_command(app));
+  add(keel::cli::add_generate_command(app));
+  add(keel::cli::add_bench_command(app));
+  add(keel::cli::add_make_model_command(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

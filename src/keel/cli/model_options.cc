@@ -1,0 +1,111 @@
+#include "keel/cli/model_options.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "keel/backend/cpu_features.h"
+#include "keel/core/logging.h"
+#include "keel/memory/bytes.h"
+#include "keel/memory/system_memory.h"
+
+namespace keel::cli {
+
+void add_model_options(CLI::App* cmd, ModelCliOptions& o) {
+  cmd->add_option("--model,-m", o.model_dir, "HuggingFace model folder (config.json, safetensors, tokenizer)")
+      ->required();
+  cmd->add_option("--memory-limit", o.memory_limit,
+                  "memory keel may use, e.g. 2GiB (default: available memory minus headroom)");
+  cmd->add_option("--kv-cache-fraction", o.kv_cache_fraction,
+                  "fraction of the memory left after the weights given to the KV cache")
+      ->check(CLI::Range(0.0, 1.0).description("in (0, 1]"));
+  cmd->add_option("--max-batch-tokens", o.max_batch_tokens,
+                  "tokens one forward step may process (prefill chunk size)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--max-context", o.max_context,
+                  "longest sequence in tokens (default: the model's max_position_embeddings)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  cmd->add_option("--kv-dtype", o.kv_dtype, "KV cache element type (default: the weights')")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
+  cmd->add_option("--block-size", o.block_size, "tokens per KV cache block")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--threads,-t", o.threads, "compute threads (default: the CPUs available)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--isa", o.isa, "CPU kernel variant (default: the best this CPU supports)")
+      ->check(CLI::IsMember({"scalar", "avx2", "avx512", "avx512bf16"}));
+}
+
+namespace {
+
+Result<uint64_t> choose_budget(const ModelCliOptions& o) {
+  if (!o.memory_limit.empty()) {
+    Result<uint64_t> parsed = memory::parse_bytes(o.memory_limit);
+    if (!parsed.ok()) return parsed.status().with_context("--memory-limit");
+    const uint64_t limit = *parsed;
+    if (limit == 0) return InvalidArgumentError("--memory-limit must be more than 0 bytes");
+    KEEL_LOG_INFO("memory budget {} (--memory-limit)", memory::format_bytes(limit));
+    return limit;
+  }
+  KEEL_ASSIGN_OR_RETURN(memory::CpuBudgetReport report, memory::default_cpu_budget());
+  KEEL_LOG_INFO("memory {}", report.explanation);
+  return report.budget_bytes;
+}
+
+// "loading weights  42% (1.05 GiB / 2.47 GiB)" redrawn in place on a terminal.
+model::LoadProgress terminal_progress() {
+  if (::isatty(STDERR_FILENO) == 0) return {};
+  auto last_percent = std::make_shared<int>(-1);
+  return [last_percent](uint64_t done, uint64_t total) {
+    const int percent = total == 0 ? 100 : static_cast<int>(done * 100 / total);
+    if (percent == *last_percent) return;
+    *last_percent = percent;
+    std::fprintf(stderr, "\rloading weights %3d%% (%s / %s)%s", percent,
+                 memory::format_bytes(done).c_str(), memory::format_bytes(total).c_str(),
+                 percent == 100 ? "\n" : "");
+    std::fflush(stderr);
+  };
+}
+
+}  // namespace
+
+Result<LoadedModel> load_model(const ModelCliOptions& o, int64_t max_kv_tokens,
+                               int64_t context_cap, int64_t max_logit_rows) {
+  const auto t0 = std::chrono::steady_clock::now();
+  LoadedModel m;
+  KEEL_ASSIGN_OR_RETURN(uint64_t budget, choose_budget(o));
+  m.device = std::make_unique<memory::CpuDevice>(budget);
+  m.pool = std::make_unique<ThreadPool>(o.threads > 0 ? o.threads : ThreadPool::available_cpus());
+
+  model::RuntimeOptions ro;
+  ro.model_dir = o.model_dir;
+  ro.model.max_batch_tokens = o.max_batch_tokens;
+  ro.model.max_logit_rows = std::min(max_logit_rows, o.max_batch_tokens);
+  KEEL_ASSIGN_OR_RETURN(model::ModelConfig config, model::load_model_config(o.model_dir));
+  int64_t context = o.max_context > 0 ? o.max_context : config.max_context_tokens;
+  if (context > config.max_context_tokens) {
+    return InvalidArgumentError("--max-context {} exceeds the model's context of {} tokens",
+                                context, config.max_context_tokens);
+  }
+  if (context_cap > 0) context = std::min(context, context_cap);
+  ro.model.max_context_tokens = context;
+  ro.kv_cache_fraction = o.kv_cache_fraction;
+  ro.max_kv_tokens = max_kv_tokens;
+  ro.block_size_tokens = o.block_size;
+  if (o.kv_dtype == "f32") ro.kv_dtype = memory::KvDtype::kF32;
+  if (o.kv_dtype == "f16") ro.kv_dtype = memory::KvDtype::kF16;
+  if (o.kv_dtype == "bf16") ro.kv_dtype = memory::KvDtype::kBF16;
+  if (!o.isa.empty()) {
+    KEEL_ASSIGN_OR_RETURN(ro.isa, backend::parse_isa(o.isa));
+  }
+  ro.pool = m.pool.get();
+  ro.progress = terminal_progress();
+  KEEL_ASSIGN_OR_RETURN(m.runtime, model::start_runtime(ro, *m.device));
+  KEEL_LOG_INFO("{}", m.runtime.config.summary());
+  KEEL_LOG_INFO("kernels {} on {} threads; {}", backend::isa_name(m.runtime.model->kernels().isa()),
+                m.pool->num_threads(), m.device->budget().snapshot().to_string());
+  m.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return m;
+}
+
+}  // namespace keel::cli

@@ -1,0 +1,51 @@
+// Options shared by the commands that load a model (generate, bench, and
+// later serve): where the model is, how much memory keel may use, and how
+// it runs. Turns them into a started model::Runtime, with a progress line on
+// a terminal while the weights load.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "keel/core/result.h"
+#include "keel/core/thread_pool.h"
+#include "keel/memory/device.h"
+#include "keel/model/runtime.h"
+
+namespace keel::cli {
+
+struct ModelCliOptions {
+  std::string model_dir;
+  std::string memory_limit;  // "" = what the machine has (cgroup, MemAvailable) minus headroom
+  double kv_cache_fraction = 0.9;
+  int64_t max_batch_tokens = 2048;
+  int64_t max_context = 0;  // 0 = the model's
+  std::string kv_dtype;     // "" = the weights' dtype
+  int block_size = 16;
+  int threads = 0;          // 0 = the CPUs this process may use
+  std::string isa;          // "" = the best this CPU has
+};
+
+// Registers --model, --memory-limit, --kv-cache-fraction, --max-batch-tokens,
+// --max-context, --kv-dtype, --block-size, --threads, --isa on `cmd`.
+void add_model_options(CLI::App* cmd, ModelCliOptions& o);
+
+// What a started model needs to stay alive: its device (budget), its thread
+// pool and the runtime. Destroy in reverse order (members do).
+struct LoadedModel {
+  std::unique_ptr<memory::CpuDevice> device;
+  std::unique_ptr<ThreadPool> pool;
+  model::Runtime runtime;
+  double load_seconds = 0;
+};
+
+// Builds the device budget (logging how it was chosen), the pool, and starts
+// the runtime. `max_kv_tokens` caps the KV pool (0 = the fraction decides);
+// `context_cap` lowers the context when the model's is larger (0 = none).
+Result<LoadedModel> load_model(const ModelCliOptions& o, int64_t max_kv_tokens,
+                               int64_t context_cap, int64_t max_logit_rows);
+
+}  // namespace keel::cli
