@@ -1,5 +1,7 @@
 #include "keel/memory/device.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -28,12 +30,48 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
 }
 
 void DeviceBuffer::reset() {
-  if (data_ != nullptr && free_fn_ != nullptr) free_fn_(data_);
+  if (data_ != nullptr && free_fn_ != nullptr) free_fn_(data_, bytes_);
   data_ = nullptr;
   bytes_ = 0;
   free_fn_ = nullptr;
   reservation_.release();
 }
+
+namespace {
+
+uint64_t huge_rounded(uint64_t bytes) {
+  return (bytes + CpuDevice::kHugePageBytes - 1) / CpuDevice::kHugePageBytes *
+         CpuDevice::kHugePageBytes;
+}
+
+// `bytes` rounded up to 2 MiB, at a 2 MiB-aligned address, advised as huge
+// pages (a hint: without THP it is ordinary memory). Null on failure.
+void* map_huge(uint64_t bytes) {
+  const uint64_t size = huge_rounded(bytes);
+  const uint64_t span = size + CpuDevice::kHugePageBytes;  // room to align
+  void* raw = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const auto base = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (base + CpuDevice::kHugePageBytes - 1) & ~(CpuDevice::kHugePageBytes - 1);
+  if (aligned > base) ::munmap(raw, aligned - base);
+  const uintptr_t end = base + span;
+  if (end > aligned + size) ::munmap(reinterpret_cast<void*>(aligned + size), end - aligned - size);
+  ::madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);
+  return reinterpret_cast<void*>(aligned);
+}
+
+// Commits every page of a fresh mapping (the kernel zeroes them once);
+// MADV_POPULATE_WRITE needs Linux 5.14, older kernels get the memset.
+void commit_pages(void* p, uint64_t bytes) {
+#ifndef MADV_POPULATE_WRITE
+  constexpr int MADV_POPULATE_WRITE = 23;
+#endif
+  if (::madvise(p, huge_rounded(bytes), MADV_POPULATE_WRITE) != 0) std::memset(p, 0, bytes);
+}
+
+void unmap_huge(void* p, uint64_t bytes) { ::munmap(p, huge_rounded(bytes)); }
+
+}  // namespace
 
 Result<DeviceMemoryInfo> CpuDevice::query_memory() const {
   KEEL_ASSIGN_OR_RETURN(MemInfo meminfo, read_meminfo());
@@ -59,16 +97,22 @@ Result<DeviceBuffer> CpuDevice::allocate(uint64_t bytes, std::string_view what) 
     return ResourceExhaustedError("{} needs {}, more than the address space", what,
                                   format_bytes(bytes));
   }
-  void* data = std::aligned_alloc(kAlignmentBytes, rounded);
+  const bool huge = bytes >= kHugePageThresholdBytes;
+  void* data = huge ? map_huge(bytes) : std::aligned_alloc(kAlignmentBytes, rounded);
   if (data == nullptr) {
     return ResourceExhaustedError(
         "the OS refused {} for {} although the keel budget allowed it ({}); "
         "lower --memory-limit to what the machine really has",
         format_bytes(bytes), what, budget_.snapshot().to_string());
   }
-  // Touch every page now so it is committed at start-up, not on the hot path.
-  std::memset(data, 0, rounded);
-  return DeviceBuffer(data, bytes, std::move(reservation), [](void* p) { std::free(p); });
+  // Commit every page now, at start-up, not on the hot path.
+  if (huge) {
+    commit_pages(data, bytes);
+  } else {
+    std::memset(data, 0, rounded);
+  }
+  return DeviceBuffer(data, bytes, std::move(reservation),
+                      huge ? &unmap_huge : [](void* p, uint64_t) { std::free(p); });
 }
 
 }  // namespace keel::memory

@@ -10,6 +10,10 @@
 // - CpuDevice allocates 64-byte-aligned host memory and touches (zeroes)
 //   every page at allocation time, so the pages are committed at start-up
 //   rather than faulted in (and possibly OOM-killed) on the hot path.
+//   Buffers of kHugePageThresholdBytes or more are mapped 2 MiB-aligned and
+//   advised as transparent huge pages: 512x fewer page faults at start-up
+//   (on this VM a 1 GiB model spent most of its load time faulting 4 KiB
+//   pages) and fewer TLB misses when a decode step streams the weights.
 // - A CUDA device implements the same interface later (cudaMalloc,
 //   cudaMemGetInfo); a CPU-only build has none.
 // Thread-safety: Device methods are safe to call concurrently. A
@@ -37,7 +41,8 @@ struct DeviceMemoryInfo {
 // Owns `bytes` of device memory and the budget reservation that covers them.
 class DeviceBuffer {
  public:
-  using FreeFn = void (*)(void*);
+  // Frees (data, bytes) as allocated.
+  using FreeFn = void (*)(void*, uint64_t);
   DeviceBuffer() = default;
   DeviceBuffer(void* data, uint64_t bytes, Reservation reservation, FreeFn free_fn)
       : data_(data), bytes_(bytes), reservation_(std::move(reservation)), free_fn_(free_fn) {}
@@ -76,6 +81,8 @@ class Device {
 class CpuDevice final : public Device {
  public:
   static constexpr uint64_t kAlignmentBytes = 64;  // a cache line; AVX-512 loads
+  static constexpr uint64_t kHugePageBytes = uint64_t{2} << 20;
+  static constexpr uint64_t kHugePageThresholdBytes = uint64_t{4} << 20;
 
   explicit CpuDevice(uint64_t budget_limit_bytes) : budget_(budget_limit_bytes, "cpu") {}
 

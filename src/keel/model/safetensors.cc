@@ -141,6 +141,10 @@ Result<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
                               storage->size, std::strerror(err));
     }
     storage->mapped = p;
+    // Weights are read once, front to back, when they are copied into
+    // device memory: ask for readahead (advice only; failure is harmless).
+    ::madvise(p, storage->size, MADV_SEQUENTIAL);
+    ::madvise(p, storage->size, MADV_WILLNEED);
   }
   ::close(fd);  // the mapping stays valid
   return from_storage(std::move(storage), path);
