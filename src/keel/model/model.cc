@@ -1,5 +1,6 @@
 #include "keel/model/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -47,6 +48,8 @@ struct WorkspaceLayout {
         t * i * f,                                      // act
         r * h * f,                                      // rows
         r * static_cast<uint64_t>(c.vocab_size) * f,    // logits
+        // bf16 copy of a matmul input (the avx512bf16 GEMM): the widest input
+        t * static_cast<uint64_t>(std::max({h, i, static_cast<uint64_t>(c.q_dim())})) * 2,
     };
     for (uint64_t s : sizes) total += (s + kAlignBytes - 1) / kAlignBytes * kAlignBytes;
   }
@@ -70,6 +73,7 @@ struct Model::Workspace {
   float* act = nullptr;          // (T, I)
   float* rows = nullptr;         // (R, H) final hidden states of the logit rows
   float* logits = nullptr;       // (R, V)
+  std::span<uint16_t> bf16;      // (T, max(H, I, A*D)) matmul input rounded to bf16
 };
 
 Model::~Model() = default;
@@ -135,6 +139,7 @@ Result<std::unique_ptr<Model>> Model::create(const ModelConfig& config, ModelWei
                     &ws->gate_up, &ws->act, &ws->rows, &ws->logits}) {
     *p = static_cast<float*>(ptrs[i++]);
   }
+  ws->bf16 = {static_cast<uint16_t*>(ptrs[i]), layout.sizes[i] / sizeof(uint16_t)};
   m->ws_ = std::move(ws);
   return m;
 }
@@ -217,7 +222,7 @@ Result<std::span<const float>> Model::forward(std::span<const SequenceStep> batc
   if (num_rows == 0) return std::span<const float>();
   KEEL_RETURN_IF_ERROR(
       kernels_.rmsnorm(ws.rows, weights_.final_norm, config_.rms_norm_eps, num_rows, h, ws.rows));
-  KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.rows, num_rows, weights_.lm_head, nullptr, ws.logits));
+  KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.rows, num_rows, weights_.lm_head, nullptr, ws.logits, ws.bf16));
   return std::span<const float>(ws.logits, static_cast<size_t>(num_rows * config_.vocab_size));
 }
 
@@ -235,7 +240,7 @@ Status Model::layer(int index, std::span<const SequenceStep> batch, int64_t num_
 
   // Attention block.
   KEEL_RETURN_IF_ERROR(kernels_.rmsnorm(ws.x, w.attn_norm, eps, num_tokens, h, ws.xn));
-  KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.xn, num_tokens, w.qkv, w.qkv_bias, ws.qkv));
+  KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.xn, num_tokens, w.qkv, w.qkv_bias, ws.qkv, ws.bf16));
   for (int64_t t = 0; t < num_tokens; ++t) {
     const float* src = ws.qkv + t * qkv_dim;
     std::memcpy(ws.q + t * q_dim, src, static_cast<size_t>(q_dim) * sizeof(float));
@@ -282,17 +287,17 @@ Status Model::layer(int index, std::span<const SequenceStep> batch, int64_t num_
     KEEL_RETURN_IF_ERROR(kernels_.attention(a));
     t += n;
   }
-  KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.attn, num_tokens, w.o, w.o_bias, ws.tmp));
+  KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.attn, num_tokens, w.o, w.o_bias, ws.tmp, ws.bf16));
   KEEL_RETURN_IF_ERROR(kernels_.add(ws.x, ws.tmp, num_tokens * h, ws.x));
 
   // MLP block.
   KEEL_RETURN_IF_ERROR(kernels_.rmsnorm(ws.x, w.mlp_norm, eps, num_tokens, h, ws.xn));
-  KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.xn, num_tokens, w.gate_up, w.gate_up_bias, ws.gate_up));
+  KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.xn, num_tokens, w.gate_up, w.gate_up_bias, ws.gate_up, ws.bf16));
   for (int64_t i = 0; i < num_tokens; ++i) {
     const float* g = ws.gate_up + i * 2 * inter;
     KEEL_RETURN_IF_ERROR(kernels_.swiglu(g, g + inter, inter, ws.act + i * inter));
   }
-  KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.act, num_tokens, w.down, w.down_bias, ws.tmp));
+  KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.act, num_tokens, w.down, w.down_bias, ws.tmp, ws.bf16));
   return kernels_.add(ws.x, ws.tmp, num_tokens * h, ws.x);
 }
 

@@ -32,7 +32,7 @@ Result<CpuKernels> CpuKernels::create_default() {
 }
 
 Status CpuKernels::matmul(const float* x, int64_t n_tokens, const WeightView& w,
-                          const float* bias, float* y) const {
+                          const float* bias, float* y, std::span<uint16_t> bf16_scratch) const {
   KEEL_RETURN_IF_ERROR(check_not_null(x, "matmul x"));
   KEEL_RETURN_IF_ERROR(check_not_null(w.data, "matmul weight"));
   KEEL_RETURN_IF_ERROR(check_not_null(y, "matmul y"));
@@ -49,11 +49,19 @@ Status CpuKernels::matmul(const float* x, int64_t n_tokens, const WeightView& w,
   p.n_tokens = n_tokens;
   p.k = w.cols;
   p.n = w.rows;
-  std::vector<uint16_t> x_bf16;  // (n_tokens, k)
+  // (n_tokens, k) x rounded to bf16: in the caller's scratch when it is large
+  // enough (a model passes its budgeted workspace), else per calling thread,
+  // only ever grown.
+  thread_local std::vector<uint16_t> own_scratch;
   if (table_->wants_bf16_x && w.dtype == DType::kBF16 && n_tokens >= cpu::kGemmMinTokens) {
-    x_bf16.resize(static_cast<size_t>(n_tokens * w.cols));
-    table_->to_bf16(x, n_tokens * w.cols, x_bf16.data());
-    p.x_bf16 = x_bf16.data();
+    const auto need = static_cast<size_t>(n_tokens * w.cols);
+    uint16_t* x_bf16 = bf16_scratch.data();
+    if (bf16_scratch.size() < need) {
+      if (own_scratch.size() < need) own_scratch.resize(need);
+      x_bf16 = own_scratch.data();
+    }
+    table_->to_bf16(x, n_tokens * w.cols, x_bf16);
+    p.x_bf16 = x_bf16;
   }
   const int64_t macs_per_row = n_tokens * w.cols;
   const int64_t min_rows = std::max<int64_t>(kRowAlign, kMatmulMinParallelMacs / macs_per_row);

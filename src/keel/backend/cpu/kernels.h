@@ -71,9 +71,11 @@ class CpuKernels {
   //   y    (n_tokens, w.rows), must not overlap x
   // n_tokens < 5 streams W once (GEMV); otherwise blocked GEMM. On
   // avx512bf16 with bf16 W and n_tokens >= 5, x is rounded to bf16 and the
-  // products use vdpbf16ps (f32 accumulation).
+  // products use vdpbf16ps (f32 accumulation); the rounded copy goes to
+  // `bf16_scratch` when it holds n_tokens * w.cols elements (else to a
+  // per-thread buffer that only grows).
   Status matmul(const float* x, int64_t n_tokens, const WeightView& w, const float* bias,
-                float* y) const;
+                float* y, std::span<uint16_t> bf16_scratch = {}) const;
 
   // y = x / sqrt(mean(x^2) + eps) * weight per row. x, y (rows, dim); weight (dim).
   // Per-head q/k norm (Qwen3): rows = n_tokens * n_heads, dim = head_dim.
