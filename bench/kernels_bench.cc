@@ -5,17 +5,21 @@
 //                 [--models=qwen,llama] [--reps=N]
 // With no section named, runs all. Without --isa: KEEL_CPU_ISA or the best. Sections:
 //   bw        memory read bandwidth, 1 and 2 threads, 1 GiB buffer (best, median)
-//   overhead  cost of one parallel_chunks round trip on the pool vs inline
+//   overhead  cost of one kernel call's pool round trip (median, p90 per call):
+//             inline, old mode (parallel_for), compute mode back to back and
+//             after a 1 ms idle gap
 //   gemv      one decode step's matmuls (n_tokens = 1), f16 and bf16: time,
 //             bytes read, GB/s, % of measured bandwidth, tok/s
 //   gemm      prefill-512 matmuls (every layer, no lm_head): time, GFLOP/s, tok/s
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -137,32 +141,156 @@ void bench_bandwidth(int reps) {
 
 // ---- (b) pool overhead ------------------------------------------------------
 
-void bench_overhead(keel::ThreadPool* pool) {
-  const int calls = 2000;
-  std::vector<float> sink(64);
-  auto fn = [&sink](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) sink[static_cast<size_t>(i)] += 1.0f;
+// Percentile of a sample (sorted copy), p in [0, 1].
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+// The pre-compute-mode parallel_chunks path, kept as a baseline: a task-owning
+// std::function on ThreadPool::parallel_for (the caller only waits), a
+// shared_ptr'd cancel state, and a yield loop for running chunks on a deadline.
+keel::Status old_mode_chunks(keel::ThreadPool* pool, int64_t n, int64_t chunks,
+                             const std::function<void(int64_t, int64_t)>& fn) {
+  struct CallState {
+    std::atomic<int> running{0};
+    std::atomic<bool> cancelled{false};
   };
+  const int64_t per = (n + chunks - 1) / chunks;
+  auto state = std::make_shared<CallState>();
+  const std::function<void(int64_t, int64_t)>* f = &fn;
+  auto task = [state, f, per, n](size_t c) {
+    state->running.fetch_add(1);
+    if (!state->cancelled.load()) {
+      const int64_t b = static_cast<int64_t>(c) * per;
+      (*f)(b, std::min(n, b + per));
+    }
+    state->running.fetch_sub(1);
+  };
+  keel::Status s = pool->parallel_for(static_cast<size_t>((n + per - 1) / per), task,
+                                      keel::Deadline::after_ms(10'000));
+  if (!s.ok()) {
+    state->cancelled.store(true);
+    while (state->running.load() != 0) std::this_thread::yield();
+  }
+  return s;
+}
+
+// Synthetic kernel work: item i of [b, e) runs a dependent multiply-add chain
+// of `iters` steps (compute-bound, so it scales with threads on any machine).
+void chain_work(float* sink, int64_t b, int64_t e, int iters) {
+  for (int64_t i = b; i < e; ++i) {
+    float x = sink[i];
+    for (int k = 0; k < iters; ++k) x = x * 0.999f + 0.5f;
+    sink[i] = x;
+  }
+}
+
+// One kernel call's round trip through the pool. Every call is timed on its
+// own; reported are the median and p90 over the calls (after a warm-up).
+//   inline        parallel_chunks without a pool (the floor)
+//   old mode      old_mode_chunks above (ThreadPool::parallel_for)
+//   compute b2b   parallel_chunks (ThreadPool::run_chunks), back to back, as
+//                 a decode step's per-layer kernel calls are
+//   compute idle  the same after a 1 ms idle gap (helpers have stopped
+//                 spinning and sleep on the condition variable): a wake-up
+// Two work sizes: 64 floats (no work: the pure round trip), and 64 items of
+// synthetic compute calibrated to ~100 us inline, the size of a decode-step
+// matmul; for that one "over ideal" = median - inline median / threads.
+void bench_overhead(keel::ThreadPool* pool) {
+  const int threads = pool->num_threads();
+  std::vector<float> sink(64, 1.0f);
+  // Calibrate `iters` so that 64 items take ~100 us on one thread (best of 20).
+  int iters = 1024;
+  {
+    double best = 1e9;
+    for (int r = 0; r < 20; ++r) {
+      const auto t0 = Clock::now();
+      chain_work(sink.data(), 0, 64, iters);
+      best = std::min(best, seconds_since(t0));
+    }
+    iters = std::max(16, static_cast<int>(iters * 100e-6 / best));
+  }
+  enum Mode { kInline, kOld, kCompute, kComputeIdle };
   struct Variant {
-    keel::ThreadPool* pool;
-    int64_t min_chunk;
+    Mode mode;
+    int64_t chunks;
     const char* name;
   };
-  for (const Variant& v : {Variant{nullptr, 1, "inline (no pool)"}, Variant{pool, 32, "pool, 2 chunks"},
-                           Variant{pool, 1, "pool, 8 chunks"}}) {
-    std::vector<double> us;
-    for (int rep = 0; rep < 5; ++rep) {
-      const auto t0 = Clock::now();
-      for (int c = 0; c < calls; ++c) {
-        auto s = keel::backend::cpu::parallel_chunks(v.pool, 64, 1, v.min_chunk, fn,
-                                                     keel::Deadline::after_ms(10'000));
-        if (!s.ok()) std::printf("overhead: %s\n", s.to_string().c_str());
+  const Variant variants[] = {{kInline, 1, "inline (no pool)"},
+                              {kOld, 2, "old mode, 2 chunks"},
+                              {kOld, 8, "old mode, 8 chunks"},
+                              {kCompute, 2, "compute b2b, 2 chunks"},
+                              {kCompute, 8, "compute b2b, 8 chunks"},
+                              {kComputeIdle, 2, "compute 1ms idle, 2 chunks"},
+                              {kComputeIdle, 8, "compute 1ms idle, 8 chunks"}};
+  for (const int work_iters : {0, iters}) {
+    // Chunks run on a thread other than the caller's (the helpers' share).
+    std::atomic<int64_t> chunks_total{0}, chunks_helped{0};
+    const auto caller = std::this_thread::get_id();
+    auto work = [&, work_iters](int64_t b, int64_t e) {
+      chunks_total.fetch_add(1, std::memory_order_relaxed);
+      if (std::this_thread::get_id() != caller) {
+        chunks_helped.fetch_add(1, std::memory_order_relaxed);
       }
-      us.push_back(seconds_since(t0) / calls * 1e6);
+      if (work_iters == 0) {
+        for (int64_t i = b; i < e; ++i) sink[static_cast<size_t>(i)] += 1.0f;
+      } else {
+        chain_work(sink.data(), b, e, work_iters);
+      }
+    };
+    const std::function<void(int64_t, int64_t)> fn = work;  // old mode's type
+    const int calls = work_iters == 0 ? 4000 : 1000, idle_calls = 500;
+    if (work_iters == 0) {
+      std::printf("pool round trip, %d threads, 64 floats of work (per-call wall time):\n",
+                  threads);
+    } else {
+      std::printf("pool round trip, %d threads, 64 items x %d-step multiply-add chain:\n", threads,
+                  work_iters);
     }
-    const Stats s = stats_min(us);
-    std::printf("parallel_chunks round trip  %-17s best %7.2f us  median %7.2f us per call  [load %.1f]\n",
-                v.name, s.best, s.median, load_average());
+    double inline_median = 0;
+    for (const Variant& v : variants) {
+      const int n_calls = v.mode == kComputeIdle ? idle_calls : calls;
+      std::vector<double> us;
+      us.reserve(static_cast<size_t>(n_calls));
+      chunks_total = 0;
+      chunks_helped = 0;
+      for (int c = -n_calls / 10; c < n_calls; ++c) {  // first 10 % is warm-up
+        if (v.mode == kComputeIdle) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        const auto t0 = Clock::now();
+        keel::Status s;
+        switch (v.mode) {
+          case kInline:
+            s = keel::backend::cpu::parallel_chunks(nullptr, 64, 1, 1, work,
+                                                    keel::Deadline::after_ms(10'000));
+            break;
+          case kOld:
+            s = old_mode_chunks(pool, 64, v.chunks, fn);
+            break;
+          case kCompute:
+          case kComputeIdle:
+            s = keel::backend::cpu::parallel_chunks(pool, 64, 1, 64 / v.chunks, work,
+                                                    keel::Deadline::after_ms(10'000));
+            break;
+        }
+        const double t = seconds_since(t0) * 1e6;
+        if (!s.ok()) std::printf("overhead: %s\n", s.to_string().c_str());
+        if (c >= 0) us.push_back(t);
+      }
+      const double median = percentile(us, 0.5);
+      if (v.mode == kInline) inline_median = median;
+      char over[64] = "";
+      if (work_iters != 0 && v.mode != kInline) {
+        std::snprintf(over, sizeof over, "  over ideal %7.2f us", median - inline_median / threads);
+      }
+      std::printf(
+          "  %-27s median %8.2f us  p90 %8.2f us  best %7.2f us%s  helpers ran %3.0f%% of chunks  "
+          "(%d calls)  [load %.1f]\n",
+          v.name, median, percentile(us, 0.9), percentile(us, 0.0), over,
+          100.0 * static_cast<double>(chunks_helped.load()) /
+              static_cast<double>(std::max<int64_t>(1, chunks_total.load())),
+          n_calls, load_average());
+    }
   }
 }
 
