@@ -17,6 +17,7 @@ packages=(
   libsentencepiece-dev sentencepiece
   python3 python3-sentencepiece python3-jinja2 python3-numpy
   libboost-dev
+  libcpp-httplib-dev prometheus
   clang libclang-rt-14-dev
   ca-certificates
 )
