@@ -8,10 +8,15 @@
 For every text (one JSON string a line) compares
   * ids with special tokens     keel tokenize --jsonl --add-special-tokens
   * ids without special tokens  keel tokenize --jsonl
+  * offsets (with --offsets)    keel tokenize --jsonl --offsets [--add-special-tokens]
+                                against HF Encoding.getOffsets() (code points),
+                                with and without special tokens
   * decoded text                keel detokenize --jsonl [--skip-special-tokens],
                                 fed the *reference* ids (with special tokens),
                                 against HF decode(ids, skip_special_tokens)
-with tools/hf_reference.js (the Rust tokenizers crate). Reference outputs are
+with tools/hf_reference.js (the Rust tokenizers crate). --keel-tokenizer runs
+keel on another file than the reference (e.g. a tokenizer.model against the
+tokenizer.json HF converted from it). Reference outputs are
 cached in --cache-dir, keyed by the hashes of the tokenizer file, the texts,
 the reference script and the binding version, so reruns cost only keel's time.
 
@@ -98,6 +103,21 @@ def reference(args, texts_bytes):
     return p.stdout, None, dt, False
 
 
+def parse_encoding(line):
+    """keel tokenize --jsonl --offsets line -> (ids, offsets), or an error string."""
+    try:
+        v = json.loads(line)
+    except ValueError:
+        return f'unparsable output line: {line[:200]!r}'
+    if isinstance(v, dict) and 'error' in v:
+        return f'keel error: {v["error"]}'
+    if (isinstance(v, dict) and isinstance(v.get('ids'), list) and isinstance(v.get('offsets'), list)
+            and all(isinstance(x, int) for x in v['ids'])
+            and all(isinstance(o, list) and len(o) == 2 for o in v['offsets'])):
+        return v['ids'], v['offsets']
+    return f'unexpected output line: {line[:200]!r}'
+
+
 def parse_ids(line):
     """keel tokenize --jsonl line -> list of ints, or an error string."""
     try:
@@ -114,6 +134,14 @@ def parse_ids(line):
     if isinstance(v, list) and all(isinstance(x, int) for x in v):
         return v
     return f'unexpected output line: {line[:200]!r}'
+
+
+def parse_offsets(line):
+    """A line of offsets split out of keel's output -> list of [s, e], or an error string."""
+    v = json.loads(line)
+    if isinstance(v, dict):
+        return v.get('error', f'unexpected output line: {line[:200]!r}')
+    return v
 
 
 def parse_text(line):
@@ -163,6 +191,9 @@ def main():
     ap.add_argument('--reference', default=os.path.join(HERE, 'hf_reference.js'))
     ap.add_argument('--show', type=int, default=10, help='mismatches printed per kind')
     ap.add_argument('--no-decode', action='store_true', help='compare ids only')
+    ap.add_argument('--offsets', action='store_true',
+                    help='also compare token offsets (keel tokenize --offsets)')
+    ap.add_argument('--keel-tokenizer', help='the file keel loads (default: --tokenizer)')
     ap.add_argument('--timeout-s', type=int, default=1200, help='per subprocess')
     ap.add_argument('--reference-only', action='store_true',
                     help='only compute (and cache) the reference outputs; --keel is not run')
@@ -196,7 +227,12 @@ def main():
         print(f'  reference: {"cached" if cached else f"{secs:.1f} s"}')
         return 0
 
-    keel = [args.keel, 'tokenize', '--tokenizer', args.tokenizer, '--jsonl']
+    keel_tokenizer = args.keel_tokenizer or args.tokenizer
+    if not os.path.isfile(keel_tokenizer):
+        skip(f'{keel_tokenizer} not found')
+    keel = [args.keel, 'tokenize', '--tokenizer', keel_tokenizer, '--jsonl']
+    if args.offsets:
+        keel.append('--offsets')
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         f_ref = pool.submit(reference, args, texts_bytes)
         f_sp = pool.submit(run, keel + ['--add-special-tokens'], texts_bytes, args.timeout_s,
@@ -211,7 +247,7 @@ def main():
         f_dec = f_dec_skip = None
         if not args.no_decode:
             dec_in = ''.join(json.dumps(r['ids']) + '\n' for r in refs).encode()
-            detok = [args.keel, 'detokenize', '--tokenizer', args.tokenizer, '--jsonl']
+            detok = [args.keel, 'detokenize', '--tokenizer', keel_tokenizer, '--jsonl']
             f_dec = pool.submit(run, detok, dec_in, args.timeout_s, 'keel detokenize')
             f_dec_skip = pool.submit(run, detok + ['--skip-special-tokens'], dec_in,
                                      args.timeout_s, 'keel detokenize --skip-special-tokens')
@@ -221,6 +257,26 @@ def main():
             results['decoded_skip'] = f_dec_skip.result()
     print(f'  reference: {"cached" if cached else f"{ref_s:.1f} s"}; keel: ' +
           ', '.join(f'{k} {r[2]:.1f} s' for k, r in results.items()))
+
+    if args.offsets:
+        # Each keel tokenize line holds ids and offsets: compare them apart.
+        for kind in ['ids', 'ids_nospecial']:
+            out, err, secs = results[kind]
+            lines = jsonl_lines(out or b'')
+            ids_lines, off_lines = [], []
+            for line in lines:
+                got = parse_encoding(line.decode('utf-8', 'replace'))
+                if isinstance(got, str):
+                    ids_lines.append(json.dumps({'error': got}).encode())
+                    off_lines.append(json.dumps({'error': got}).encode())
+                else:
+                    ids_lines.append(json.dumps(got[0]).encode())
+                    off_lines.append(json.dumps(got[1]).encode())
+            results[kind] = (b'\n'.join(ids_lines) + b'\n' if ids_lines else b'', err, secs)
+            okind = 'offsets' + kind[len('ids'):]
+            results[okind] = (b'\n'.join(off_lines) + b'\n' if off_lines else b'', err, secs)
+            if any(okind not in r for r in refs):
+                die('the reference has no offsets; is tools/hf_reference.js up to date?')
 
     failed = False
     for kind, (out, err, _) in results.items():
@@ -239,7 +295,12 @@ def main():
             except UnicodeDecodeError as e:
                 got = ('error', f'output is not UTF-8: {e}')
             else:
-                got = parse_text(line) if kind.startswith('decoded') else parse_ids(line)
+                if kind.startswith('decoded'):
+                    got = parse_text(line)
+                elif kind.startswith('offsets'):
+                    got = parse_offsets(line)
+                else:
+                    got = parse_ids(line)
             if got == want:
                 continue
             mismatches += 1

@@ -5,9 +5,12 @@
 //
 // stdin: one JSON string per line (an object with a "text" field also works).
 // stdout: one JSON object per input line, in order:
-//   {"ids":[...], "ids_nospecial":[...], "decoded":"...", "decoded_skip":"..."}
+//   {"ids":[...], "ids_nospecial":[...], "offsets":[[s,e],...],
+//    "offsets_nospecial":[[s,e],...], "decoded":"...", "decoded_skip":"..."}
 // where ids = encode(text, addSpecialTokens=true), ids_nospecial = encode(text,
-// addSpecialTokens=false), decoded = decode(ids, skipSpecialTokens=false) and
+// addSpecialTokens=false), offsets/offsets_nospecial are those encodings'
+// getOffsets() (the binding reports Unicode code points: Rust's
+// encode_char_offsets), decoded = decode(ids, skipSpecialTokens=false) and
 // decoded_skip = decode(ids, skipSpecialTokens=true).
 // MODE: "full" (default) as above; "ids" omits the two decodes (faster).
 // Lines are processed in batches (encodeBatch/decodeBatch run on the binding's
@@ -32,7 +35,7 @@ function loadBinding() {
   dirs.push(path.join(__dirname, '..', '.deps', 'npm', 'node_modules'));
   for (const d of dirs) {
     const p = path.join(d, '@anush008', 'tokenizers');
-    if (fs.existsSync(p)) return require(p);
+    if (fs.existsSync(p)) return require(path.resolve(p));
   }
   usage(`@anush008/tokenizers not found in ${dirs.join(' or ')}; run scripts/setup-testdata.sh`);
 }
@@ -59,6 +62,8 @@ async function main() {
     ]);
     const ids = withSpecial.map((e) => e.getIds());
     const idsNo = noSpecial.map((e) => e.getIds());
+    const offsets = withSpecial.map((e) => e.getOffsets());
+    const offsetsNo = noSpecial.map((e) => e.getOffsets());
     let decoded = null;
     let decodedSkip = null;
     if (mode === 'full') {
@@ -67,7 +72,8 @@ async function main() {
     }
     let chunk = '';
     for (let i = 0; i < texts.length; ++i) {
-      const rec = {ids: ids[i], ids_nospecial: idsNo[i]};
+      const rec = {ids: ids[i], ids_nospecial: idsNo[i], offsets: offsets[i],
+        offsets_nospecial: offsetsNo[i]};
       if (decoded) {
         rec.decoded = decoded[i];
         rec.decoded_skip = decodedSkip[i];

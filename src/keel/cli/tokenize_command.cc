@@ -37,6 +37,8 @@ struct TokenizeOptions {
   bool lossy = false;
   bool skip_special = false;
   bool split_special = false;
+  bool offsets = false;       // code-point offsets, as HF's Python/Node bindings
+  bool byte_offsets = false;  // UTF-8 byte offsets
 };
 
 int fail(const std::string& message) {
@@ -59,6 +61,35 @@ Result<std::string> parse_text_line(const std::string& line, size_t line_no) {
   return j.get<std::string>();
 }
 
+// Texts with offsets, one at a time (encode_batch returns ids only). Plain
+// output: "<ids>\t<start>:<end> ..."; --jsonl: {"ids":[...],"offsets":[[s,e],...]}.
+Status flush_offsets(const Tokenizer& tok, const TokenizeOptions& o,
+                     const tokenizer::EncodeOptions& eo, std::vector<std::string>& texts,
+                     size_t first_line) {
+  std::string out;
+  for (size_t t = 0; t < texts.size(); ++t) {
+    auto r = tok.encode(texts[t], eo);
+    if (!r.ok()) return r.status().with_context(fmt::format("line {}", first_line + t));
+    const std::vector<tokenizer::Offsets> offsets =
+        o.byte_offsets ? r->offsets : tokenizer::to_char_offsets(texts[t], r->offsets);
+    out += o.jsonl ? "{\"ids\":[" : "";
+    for (size_t i = 0; i < r->ids.size(); ++i) {
+      if (i) out += o.jsonl ? "," : " ";
+      out += std::to_string(r->ids[i]);
+    }
+    out += o.jsonl ? "],\"offsets\":[" : "\t";
+    for (size_t i = 0; i < offsets.size(); ++i) {
+      if (i) out += o.jsonl ? "," : " ";
+      out += o.jsonl ? fmt::format("[{},{}]", offsets[i].first, offsets[i].second)
+                     : fmt::format("{}:{}", offsets[i].first, offsets[i].second);
+    }
+    out += o.jsonl ? "]}\n" : "\n";
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  texts.clear();
+  return OkStatus();
+}
+
 Status flush_batch(const Tokenizer& tok, const TokenizeOptions& o, std::vector<std::string>& texts,
                    size_t first_line) {
   if (texts.empty()) return OkStatus();
@@ -66,6 +97,10 @@ Status flush_batch(const Tokenizer& tok, const TokenizeOptions& o, std::vector<s
   eo.add_special_tokens = o.add_special_tokens;
   eo.lossy_utf8 = o.lossy;
   eo.split_special_tokens = o.split_special;
+  if (o.offsets || o.byte_offsets) {
+    eo.offsets = true;
+    return flush_offsets(tok, o, eo, texts, first_line);
+  }
   auto r = tok.encode_batch(texts, eo, Deadline::after(std::chrono::minutes(10)));
   if (!r.ok()) {
     // Find the failing line for a precise message.
@@ -188,6 +223,14 @@ Runner add_tokenize_command(CLI::App& app) {
   sub->add_flag("--lossy", o->lossy, "replace invalid UTF-8 with U+FFFD instead of failing");
   sub->add_flag("--split-special-tokens", o->split_special,
                 "treat special tokens written in the text as plain text (as libsentencepiece)");
+  auto* offsets = sub->add_flag(
+      "--offsets", o->offsets,
+      "also print each token's [start, end) in the text, in Unicode code points as HF "
+      "tokenizers' Python/Node bindings report them (plain: \"<ids>\\t<start>:<end> ...\"; "
+      "--jsonl: {\"ids\": [...], \"offsets\": [[start, end], ...]})");
+  sub->add_flag("--byte-offsets", o->byte_offsets,
+                "as --offsets, in UTF-8 bytes of the text")
+      ->excludes(offsets);
   return [o] { return run_tokenize(*o); };
 }
 

@@ -6,12 +6,16 @@
 // that only split emit new spans over existing bytes (no copy); stages that
 // rewrite (Metaspace, add_prefix_space) append the new bytes to the arena.
 // Spans use offsets, not pointers, so growing the arena never invalidates them.
+// In offsets mode (`aligned`), `align` holds one Alignment per arena byte
+// (alignment.h): stages that append bytes append their alignments too.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "keel/tokenizer/alignment.h"
 
 namespace keel::tokenizer {
 
@@ -25,6 +29,8 @@ struct Span {
 struct PieceList {
   std::string bytes;
   std::vector<Span> spans;
+  std::vector<Alignment> align;  // per byte of `bytes`, only when `aligned`
+  bool aligned = false;
 
   std::string_view view(const Span& s) const {
     return std::string_view(bytes).substr(s.offset, s.length);
@@ -38,6 +44,7 @@ struct PieceList {
   void clear() {
     bytes.clear();
     spans.clear();
+    align.clear();
   }
 };
 

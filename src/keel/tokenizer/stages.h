@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "keel/core/result.h"
+#include "keel/tokenizer/alignment.h"
 #include "keel/tokenizer/pieces.h"
 
 namespace keel::tokenizer {
@@ -27,14 +28,29 @@ class Normalizer {
   virtual ~Normalizer() = default;
   // Normalizes valid UTF-8 `in` into `out` (cleared first).
   virtual Status normalize(std::string_view in, std::string& out) const = 0;
+  // The same rewrite on `s` in place, keeping its alignments as HF's
+  // NormalizedString does (offsets mode only). `s.text` ends up equal to
+  // what normalize() gives.
+  virtual Status normalize_aligned(AlignedString& s) const = 0;
 };
 
 class PreTokenizer {
  public:
   virtual ~PreTokenizer() = default;
   // Replaces `pieces.spans` with a finer (or rewritten) split. Splitting
-  // emits spans over existing arena bytes; rewriting appends to the arena.
+  // emits spans over existing arena bytes; rewriting appends to the arena
+  // (and, when pieces.aligned, one Alignment per appended byte).
   virtual Status pre_tokenize(PieceList& pieces) const = 0;
+  // True if the result depends on where a piece starts in the original text
+  // (Metaspace's prepend_scheme "first"). That is exact only from alignments
+  // once a normalizer ran, so the tokenizer then always tracks them.
+  virtual bool uses_original_start() const { return false; }
+};
+
+// A token's byte range within the piece it was tokenized from.
+struct TokenRange {
+  uint32_t begin = 0;
+  uint32_t end = 0;
 };
 
 class Model {
@@ -42,6 +58,13 @@ class Model {
   virtual ~Model() = default;
   // Appends the ids of one pre-tokenized piece to `ids`.
   virtual Status tokenize(std::string_view piece, std::vector<uint32_t>& ids) const = 0;
+  // As tokenize() (same ids), also appending each token's range in `piece`
+  // as HF's model reports it (e.g. every byte-fallback token of a character
+  // covers that character). A range that ends past the piece is one HF
+  // cannot map back (a BPE word longer than its piece); it is reported
+  // as is, as HF does.
+  virtual Status tokenize_with_offsets(std::string_view piece, std::vector<uint32_t>& ids,
+                                       std::vector<TokenRange>& ranges) const = 0;
   // Vocabulary lookups in the tokenizer.json string form (e.g. byte-level
   // "Ġthe"), which is what decoders expect.
   virtual std::optional<uint32_t> token_to_id(std::string_view token) const = 0;

@@ -60,6 +60,8 @@ Result<std::shared_ptr<const Tokenizer::Impl>> Tokenizer::Impl::create(Tokenizer
   };
   m.bos_id = lookup(m.parts.bos_token);
   m.eos_id = lookup(m.parts.eos_token);
+  m.needs_alignments = m.parts.normalizer && m.parts.pre_tokenizer &&
+                       m.parts.pre_tokenizer->uses_original_start();
   return std::shared_ptr<const Impl>(std::move(impl));
 }
 
@@ -128,12 +130,15 @@ Result<std::vector<uint32_t>> Tokenizer::encode(std::string_view text,
 }
 
 Result<Encoding> Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {
-  if (options.offsets) {
-    return UnimplementedError("encode: offsets are not supported yet; encode without offsets");
-  }
   if (text.size() > UINT32_MAX) {
     return InvalidArgumentError("text of {} bytes is too long to tokenize (limit 4 GiB)",
                                 text.size());
+  }
+  if (options.offsets) return impl_->encode_with_offsets(text, options);
+  if (impl_->needs_alignments) {
+    KEEL_ASSIGN_OR_RETURN(Encoding e, impl_->encode_with_offsets(text, options));
+    e.offsets.clear();
+    return e;
   }
   std::string repaired;
   if (size_t bad = utf8::find_invalid(text); bad != std::string_view::npos) {
@@ -263,6 +268,33 @@ bool Tokenizer::is_special(uint32_t id) const {
 }
 const std::vector<AddedToken>& Tokenizer::added_tokens() const {
   return impl_->parts.added_tokens;
+}
+
+std::vector<Offsets> to_char_offsets(std::string_view text, std::span<const Offsets> byte_offsets) {
+  // char_at[b]: index of the character that holds byte b (maximal ill-formed
+  // subparts count as one character, the U+FFFD lossy_utf8 puts there).
+  std::vector<uint32_t> char_at(text.size());
+  uint32_t chars = 0;
+  for (size_t i = 0; i < text.size(); ++chars) {
+    const utf8::Decoded d = utf8::decode(text, i);
+    for (size_t k = 0; k < d.length && i + k < text.size(); ++k) char_at[i + k] = chars;
+    i += d.length;
+  }
+  std::vector<Offsets> out;
+  out.reserve(byte_offsets.size());
+  for (const auto& [b, e] : byte_offsets) {
+    // HF's BytesToCharOffsetConverter: a byte maps to the character holding
+    // it, the end of the text to one past the last character, a start past
+    // the text is left as is.
+    // (keel trims offsets before converting them, so a start may be at the
+    // end: that is one past the last character, as HF trims after.)
+    if (b > text.size()) {
+      out.emplace_back(b, e);
+    } else {
+      out.emplace_back(b < text.size() ? char_at[b] : chars, e < text.size() ? char_at[e] : chars);
+    }
+  }
+  return out;
 }
 
 Result<Tokenizer> Tokenizer::from_parts(TokenizerParts parts) {

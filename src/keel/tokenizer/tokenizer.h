@@ -52,10 +52,17 @@ struct TokenizerParts {
   std::optional<bool> add_bos_token, add_eos_token;
 };
 
+// A token's [start, end) in the input text.
+using Offsets = std::pair<uint32_t, uint32_t>;
+
 struct EncodeOptions {
   bool add_special_tokens = true;
   bool lossy_utf8 = false;  // replace ill-formed UTF-8 with U+FFFD instead of failing
-  bool offsets = false;     // fill Encoding::offsets (byte ranges in the input)
+  // Fill Encoding::offsets: for each token, the byte range of the input it
+  // came from, as HF tokenizers computes it (see README.md "Offsets");
+  // special tokens added by the post-processor get (0, 0). With lossy_utf8
+  // the ranges index the input as given. Slower than plain encoding.
+  bool offsets = false;
   // Treat special tokens that appear in the text as plain text (HF's
   // encode_special_tokens / transformers' split_special_tokens). This is
   // also what libsentencepiece does, which never matches control symbols.
@@ -64,8 +71,14 @@ struct EncodeOptions {
 
 struct Encoding {
   std::vector<uint32_t> ids;
-  std::vector<std::pair<uint32_t, uint32_t>> offsets;  // only if requested
+  std::vector<Offsets> offsets;  // UTF-8 byte ranges; only if requested
 };
+
+// Converts byte offsets into `text` (Encoding::offsets of encoding `text`) to
+// offsets in Unicode code points: what HF tokenizers' Python and Node
+// bindings report (Rust chars; not UTF-16 units). An ill-formed UTF-8
+// subpart counts as one code point (the U+FFFD lossy_utf8 reads it as).
+std::vector<Offsets> to_char_offsets(std::string_view text, std::span<const Offsets> byte_offsets);
 
 class Tokenizer {
  public:

@@ -56,6 +56,8 @@ std::string raw_to_alphabet(std::string_view raw) {
 // the steady state.
 struct Scratch {
   std::vector<uint32_t> symbols;
+  std::vector<uint32_t> lens;  // offsets mode: symbol lengths in HF's word
+  std::vector<uint32_t> raw_at;  // offsets mode, byte-level: HF byte -> raw byte
   models_internal::MergeScratch merge;
   std::string text;
 };
@@ -90,6 +92,34 @@ class BpeModel final : public Model {
     return OkStatus();
   }
 
+  // HF's BPE token offsets: each symbol of HF's word has a length (a
+  // character's bytes; 1 for each byte-fallback token; a fused unk the sum
+  // of its characters), a merged symbol the sum of its parts, and tokens
+  // take consecutive ranges in the word's order. In byte-level mode HF's
+  // word is the alphabet string (1 or 2 bytes per raw byte), mapped back to
+  // raw bytes here. Same ids as tokenize() (same shortcut and cuts).
+  Status tokenize_with_offsets(std::string_view piece, std::vector<uint32_t>& ids,
+                               std::vector<TokenRange>& ranges) const override {
+    if (piece.empty()) return OkStatus();
+    if (!(cuts_enabled_ && piece.size() >= kCutMinBytes)) {
+      return tokenize_one_with_offsets(piece, 0, ids, ranges);
+    }
+    size_t start = 0;
+    uint32_t prev = UINT32_MAX;
+    for (size_t i = 0; i < piece.size();) {
+      auto [sym, len] = next_symbol(piece, i);
+      if (prev != UINT32_MAX && !pair_in_vocab(prev, sym)) {
+        KEEL_RETURN_IF_ERROR(tokenize_one_with_offsets(piece.substr(start, i - start),
+                                                       static_cast<uint32_t>(start), ids, ranges));
+        start = i;
+      }
+      prev = sym;
+      i += len;
+    }
+    return tokenize_one_with_offsets(piece.substr(start), static_cast<uint32_t>(start), ids,
+                                     ranges);
+  }
+
   std::optional<uint32_t> token_to_id(std::string_view token) const override {
     return vocab_.find(token);
   }
@@ -105,33 +135,60 @@ class BpeModel final : public Model {
   // vocabulary entry, so no symbol can span such a point and each part can be
   // tokenized (and cached) on its own with identical results.
   static constexpr size_t kCutMinBytes = 48;
-  Status tokenize_cut(std::string_view piece, std::vector<uint32_t>& ids) const;
+  // Kept out of line so that tokenize(), hot on short pieces, stays a thin
+  // dispatch to tokenize_one().
+  [[gnu::noinline]] Status tokenize_cut(std::string_view piece, std::vector<uint32_t>& ids) const;
   void build_cut_pairs();
   // The next symbol's code (byte in byte-level mode, else code point or
   // the raw byte of an ill-formed sequence) and its length.
   std::pair<uint32_t, size_t> next_symbol(std::string_view s, size_t i) const;
-  bool pair_in_vocab(uint32_t a, uint32_t b) const {
+  // flatten: the set lookup stays inlined in the cut loop.
+  [[gnu::flatten]] bool pair_in_vocab(uint32_t a, uint32_t b) const {
     if (a < 128 && b < 128) return ascii_pair_bits_[a][b];
     return other_pairs_.contains((uint64_t{a} << 32) | b);
   }
 
   // Tokenizes without the whole-piece shortcut.
   Status tokenize_merging(std::string_view piece, std::vector<uint32_t>& ids) const;
-  Status initial_symbols(std::string_view piece, std::vector<uint32_t>& out) const;
-  Status initial_symbols_affixed(std::string_view piece, std::vector<uint32_t>& out) const;
+  // tokenize_one with token ranges (shifted by `base`), uncached.
+  Status tokenize_one_with_offsets(std::string_view piece, uint32_t base,
+                                   std::vector<uint32_t>& ids,
+                                   std::vector<TokenRange>& ranges) const;
+  // The initial symbols of HF's word; with kLens also their lengths in it.
+  template <bool kLens>
+  Status initial_symbols(std::string_view piece, std::vector<uint32_t>& out,
+                         std::vector<uint32_t>* lens) const;
+  template <bool kLens>
+  Status initial_symbols_affixed(std::string_view piece, std::vector<uint32_t>& out,
+                                 std::vector<uint32_t>* lens) const;
+  // Length in HF's word of the symbol `sym` (encode form).
+  uint32_t hf_length(std::string_view sym) const {
+    if (!byte_level_raw_) return static_cast<uint32_t>(sym.size());
+    uint32_t n = 0;
+    for (char c : sym) n += byte_level::byte_to_char(static_cast<uint8_t>(c)) < 0x80 ? 1 : 2;
+    return n;
+  }
 
   // HF's handling of one initial symbol. `hf_form` is the symbol as HF sees it
   // (tokenizer.json alphabet, affixes included); only needed when unknown.
+  // `len` is the symbol's length in HF's word (kLens only).
   struct UnkState {
     uint32_t pending = kNoId;
+    uint32_t pending_len = 0;
   };
-  Status add_unknown(std::string_view hf_form, UnkState& st, std::vector<uint32_t>& out) const;
-  static void add_known(uint32_t id, UnkState& st, std::vector<uint32_t>& out) {
+  template <bool kLens>
+  Status add_unknown(std::string_view hf_form, uint32_t len, UnkState& st,
+                     std::vector<uint32_t>& out, std::vector<uint32_t>* lens) const;
+  template <bool kLens>
+  static void add_known(uint32_t id, uint32_t len, UnkState& st, std::vector<uint32_t>& out,
+                        std::vector<uint32_t>* lens) {
     if (st.pending != kNoId) {
       out.push_back(st.pending);
+      if constexpr (kLens) lens->push_back(st.pending_len);
       st.pending = kNoId;
     }
     out.push_back(id);
+    if constexpr (kLens) lens->push_back(len);
   }
   // HF form of the symbol `sym` (encode form) at the given position.
   std::string hf_form(std::string_view sym, bool first, bool last) const;
@@ -299,14 +356,17 @@ std::string BpeModel::hf_form(std::string_view sym, bool first, bool last) const
   return s;
 }
 
-Status BpeModel::add_unknown(std::string_view hf_form, UnkState& st,
-                             std::vector<uint32_t>& out) const {
+template <bool kLens>
+Status BpeModel::add_unknown(std::string_view hf_form, uint32_t len, UnkState& st,
+                             std::vector<uint32_t>& out, std::vector<uint32_t>* lens) const {
   if (byte_fallback_) {
     bool all = true;
     for (char c : hf_form) all = all && byte_fallback_ids_[static_cast<uint8_t>(c)] != kNoId;
     if (all) {
-      // As HF: a pending unk is not flushed before byte-fallback tokens.
+      // As HF: a pending unk is not flushed before byte-fallback tokens,
+      // and each of them is one byte long in HF's word.
       for (char c : hf_form) out.push_back(byte_fallback_ids_[static_cast<uint8_t>(c)]);
+      if constexpr (kLens) lens->insert(lens->end(), hf_form.size(), 1);
       return OkStatus();
     }
   }
@@ -314,14 +374,23 @@ Status BpeModel::add_unknown(std::string_view hf_form, UnkState& st,
   if (unk_id_ == kNoId) {
     return InvalidArgumentError("BPE unk_token \"{}\" is not in the vocab", *unk_token_);
   }
-  if (st.pending != kNoId && fuse_unk_) return OkStatus();
-  if (st.pending != kNoId) out.push_back(st.pending);
+  if (st.pending != kNoId && fuse_unk_) {
+    st.pending_len += len;
+    return OkStatus();
+  }
+  if (st.pending != kNoId) {
+    out.push_back(st.pending);
+    if constexpr (kLens) lens->push_back(st.pending_len);
+  }
   st.pending = unk_id_;
+  st.pending_len = len;
   return OkStatus();
 }
 
-Status BpeModel::initial_symbols(std::string_view piece, std::vector<uint32_t>& out) const {
-  if (!prefix_.empty() || !suffix_.empty()) return initial_symbols_affixed(piece, out);
+template <bool kLens>
+Status BpeModel::initial_symbols(std::string_view piece, std::vector<uint32_t>& out,
+                                 std::vector<uint32_t>* lens) const {
+  if (!prefix_.empty() || !suffix_.empty()) return initial_symbols_affixed<kLens>(piece, out, lens);
   UnkState st;
   const size_t n = piece.size();
   for (size_t i = 0; i < n;) {
@@ -336,24 +405,30 @@ Status BpeModel::initial_symbols(std::string_view piece, std::vector<uint32_t>& 
       const auto v = encode_map_.find(piece.substr(i, len));
       id = v ? (*v & ~kShortcutBit) : kNoId;
     }
+    uint32_t hf_len = 0;
+    if constexpr (kLens) hf_len = hf_length(piece.substr(i, len));
     if (id != kNoId) {
-      add_known(id, st, out);
+      add_known<kLens>(id, hf_len, st, out, lens);
     } else {
       const std::string_view sym = piece.substr(i, len);
       if (byte_level_raw_) {
-        KEEL_RETURN_IF_ERROR(add_unknown(hf_form(sym, true, false), st, out));
+        KEEL_RETURN_IF_ERROR(add_unknown<kLens>(hf_form(sym, true, false), hf_len, st, out, lens));
       } else {
-        KEEL_RETURN_IF_ERROR(add_unknown(sym, st, out));
+        KEEL_RETURN_IF_ERROR(add_unknown<kLens>(sym, hf_len, st, out, lens));
       }
     }
     i += len;
   }
-  if (st.pending != kNoId) out.push_back(st.pending);
+  if (st.pending != kNoId) {
+    out.push_back(st.pending);
+    if constexpr (kLens) lens->push_back(st.pending_len);
+  }
   return OkStatus();
 }
 
-Status BpeModel::initial_symbols_affixed(std::string_view piece,
-                                         std::vector<uint32_t>& out) const {
+template <bool kLens>
+Status BpeModel::initial_symbols_affixed(std::string_view piece, std::vector<uint32_t>& out,
+                                         std::vector<uint32_t>* lens) const {
   UnkState st;
   std::string& key = scratch().text;
   const size_t n = piece.size();
@@ -369,23 +444,72 @@ Status BpeModel::initial_symbols_affixed(std::string_view piece,
     if (!first) key += prefix_enc_;
     key += sym;
     if (last) key += suffix_enc_;
+    uint32_t hf_len = 0;
+    if constexpr (kLens) hf_len = hf_length(sym);
     if (const auto v = encode_map_.find(key)) {
-      add_known(*v & ~kShortcutBit, st, out);
+      add_known<kLens>(*v & ~kShortcutBit, hf_len, st, out, lens);
     } else {
-      KEEL_RETURN_IF_ERROR(add_unknown(hf_form(sym, first, last), st, out));
+      KEEL_RETURN_IF_ERROR(add_unknown<kLens>(hf_form(sym, first, last), hf_len, st, out, lens));
     }
     i += len;
   }
-  if (st.pending != kNoId) out.push_back(st.pending);
+  if (st.pending != kNoId) {
+    out.push_back(st.pending);
+    if constexpr (kLens) lens->push_back(st.pending_len);
+  }
   return OkStatus();
 }
 
 Status BpeModel::tokenize_merging(std::string_view piece, std::vector<uint32_t>& ids) const {
   Scratch& s = scratch();
   s.symbols.clear();
-  KEEL_RETURN_IF_ERROR(initial_symbols(piece, s.symbols));
+  KEEL_RETURN_IF_ERROR(initial_symbols<false>(piece, s.symbols, nullptr));
   models_internal::apply_merges(merges_, s.symbols, s.merge);
   ids.insert(ids.end(), s.symbols.begin(), s.symbols.end());
+  return OkStatus();
+}
+
+Status BpeModel::tokenize_one_with_offsets(std::string_view piece, uint32_t base,
+                                           std::vector<uint32_t>& ids,
+                                           std::vector<TokenRange>& ranges) const {
+  if (piece.empty()) return OkStatus();
+  const auto size = static_cast<uint32_t>(piece.size());
+  // HF's ignore_merges lookup, or a whole-piece result proven at load.
+  if (const auto v = encode_map_.find(piece); v && (*v & kShortcutBit)) {
+    ids.push_back(*v & ~kShortcutBit);
+    ranges.push_back(TokenRange{base, base + size});
+    return OkStatus();
+  }
+  Scratch& s = scratch();
+  s.symbols.clear();
+  s.lens.clear();
+  KEEL_RETURN_IF_ERROR(initial_symbols<true>(piece, s.symbols, &s.lens));
+  models_internal::apply_merges_with_lengths(merges_, s.symbols, s.lens, s.merge);
+  // Positions in HF's word → bytes of `piece` (identity unless byte-level).
+  s.raw_at.clear();
+  if (byte_level_raw_) {
+    for (uint32_t i = 0; i < size; ++i) {
+      const bool two = byte_level::byte_to_char(static_cast<uint8_t>(piece[i])) >= 0x80;
+      s.raw_at.insert(s.raw_at.end(), two ? 2 : 1, i);
+    }
+  }
+  const auto word_size = byte_level_raw_ ? static_cast<uint32_t>(s.raw_at.size()) : size;
+  uint32_t pos = 0;
+  for (size_t k = 0; k < s.symbols.size(); ++k) {
+    const uint32_t b = pos, e = pos + s.lens[k];
+    pos = e;
+    TokenRange r;
+    if (e > word_size) {
+      // Past the word (affixes with byte fallback): HF's raw word offsets.
+      r = TokenRange{b, e};
+    } else if (byte_level_raw_) {
+      r = TokenRange{s.raw_at[b], s.raw_at[e - 1] + 1};
+    } else {
+      r = TokenRange{b, e};
+    }
+    ids.push_back(s.symbols[k]);
+    ranges.push_back(TokenRange{base + r.begin, base + r.end});
+  }
   return OkStatus();
 }
 

@@ -15,8 +15,9 @@ bool lower_priority(const MergeScratch::Candidate& a, const MergeScratch::Candid
 
 }  // namespace
 
+template <bool kLens>
 void apply_merges_scan(const PairMap& merges, std::vector<uint32_t>& ids,
-                       MergeScratch& scratch) {
+                       std::vector<uint32_t>* lens, MergeScratch& scratch) {
   size_t n = ids.size();
   if (n < 2) return;
   scratch.ranks.resize(n);
@@ -42,15 +43,22 @@ void apply_merges_scan(const PairMap& merges, std::vector<uint32_t>& ids,
     std::memmove(id + best + 1, id + best + 2, tail * sizeof(uint32_t));
     std::memmove(rank + best, rank + best + 1, tail * sizeof(uint32_t));
     std::memmove(merged + best, merged + best + 1, tail * sizeof(uint32_t));
+    if constexpr (kLens) {
+      uint32_t* len = lens->data();
+      len[best] += len[best + 1];
+      std::memmove(len + best + 1, len + best + 2, tail * sizeof(uint32_t));
+    }
     --n;
     if (best > 0) lookup(best - 1);
     if (best + 1 < n) lookup(best);
   }
   ids.resize(n);
+  if constexpr (kLens) lens->resize(n);
 }
 
+template <bool kLens>
 void apply_merges_heap(const PairMap& merges, std::vector<uint32_t>& ids,
-                       MergeScratch& scratch) {
+                       std::vector<uint32_t>* lens, MergeScratch& scratch) {
   const size_t n = ids.size();
   if (n < 2) return;
   auto& sym = scratch.symbols;
@@ -67,6 +75,7 @@ void apply_merges_heap(const PairMap& merges, std::vector<uint32_t>& ids,
       std::push_heap(heap.begin(), heap.end(), lower_priority);
     }
   };
+  if constexpr (kLens) scratch.sym_lens.assign(lens->begin(), lens->end());
   for (size_t i = 0; i + 1 < n; ++i) push(i, i + 1);
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), lower_priority);
@@ -79,6 +88,9 @@ void apply_merges_heap(const PairMap& merges, std::vector<uint32_t>& ids,
     const MergeInfo* m = merges.find(left.id, right.id);
     if (m == nullptr || m->merged_id != top.merged) continue;
     sym[static_cast<size_t>(left.next)].alive = false;
+    if constexpr (kLens) {
+      scratch.sym_lens[top.pos] += scratch.sym_lens[static_cast<size_t>(left.next)];
+    }
     left.id = top.merged;
     left.next = right.next;
     if (right.next >= 0) sym[static_cast<size_t>(right.next)].prev = static_cast<int32_t>(top.pos);
@@ -87,9 +99,21 @@ void apply_merges_heap(const PairMap& merges, std::vector<uint32_t>& ids,
   }
   size_t out = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (sym[i].alive) ids[out++] = sym[i].id;
+    if (!sym[i].alive) continue;
+    if constexpr (kLens) (*lens)[out] = scratch.sym_lens[i];
+    ids[out++] = sym[i].id;
   }
   ids.resize(out);
+  if constexpr (kLens) lens->resize(out);
 }
+
+template void apply_merges_scan<false>(const PairMap&, std::vector<uint32_t>&,
+                                       std::vector<uint32_t>*, MergeScratch&);
+template void apply_merges_scan<true>(const PairMap&, std::vector<uint32_t>&,
+                                      std::vector<uint32_t>*, MergeScratch&);
+template void apply_merges_heap<false>(const PairMap&, std::vector<uint32_t>&,
+                                       std::vector<uint32_t>*, MergeScratch&);
+template void apply_merges_heap<true>(const PairMap&, std::vector<uint32_t>&,
+                                      std::vector<uint32_t>*, MergeScratch&);
 
 }  // namespace keel::tokenizer::models_internal

@@ -17,6 +17,7 @@ namespace keel::tokenizer::models_internal {
 
 struct MergeScratch {
   std::vector<uint32_t> ranks, merged;
+  std::vector<uint32_t> sym_lens;  // heap variant with lengths only
   struct Symbol {
     uint32_t id;
     int32_t prev, next;
@@ -32,16 +33,41 @@ struct MergeScratch {
 // Words up to this many symbols use the scan.
 inline constexpr size_t kMergeScanMaxSymbols = 64;
 
-void apply_merges_scan(const PairMap& merges, std::vector<uint32_t>& ids, MergeScratch& scratch);
-void apply_merges_heap(const PairMap& merges, std::vector<uint32_t>& ids, MergeScratch& scratch);
+// With `lens` (one per symbol; offsets mode), a merged symbol's length is
+// the sum of its parts' (kLens = true); the merges are the same.
+template <bool kLens>
+void apply_merges_scan(const PairMap& merges, std::vector<uint32_t>& ids,
+                       std::vector<uint32_t>* lens, MergeScratch& scratch);
+template <bool kLens>
+void apply_merges_heap(const PairMap& merges, std::vector<uint32_t>& ids,
+                       std::vector<uint32_t>* lens, MergeScratch& scratch);
+
+inline void apply_merges_scan(const PairMap& merges, std::vector<uint32_t>& ids,
+                              MergeScratch& scratch) {
+  apply_merges_scan<false>(merges, ids, nullptr, scratch);
+}
+inline void apply_merges_heap(const PairMap& merges, std::vector<uint32_t>& ids,
+                              MergeScratch& scratch) {
+  apply_merges_heap<false>(merges, ids, nullptr, scratch);
+}
 
 inline void apply_merges(const PairMap& merges, std::vector<uint32_t>& ids,
                          MergeScratch& scratch) {
   if (ids.size() < 2) return;
   if (ids.size() <= kMergeScanMaxSymbols) {
-    apply_merges_scan(merges, ids, scratch);
+    apply_merges_scan<false>(merges, ids, nullptr, scratch);
   } else {
-    apply_merges_heap(merges, ids, scratch);
+    apply_merges_heap<false>(merges, ids, nullptr, scratch);
+  }
+}
+
+inline void apply_merges_with_lengths(const PairMap& merges, std::vector<uint32_t>& ids,
+                                      std::vector<uint32_t>& lens, MergeScratch& scratch) {
+  if (ids.size() < 2) return;
+  if (ids.size() <= kMergeScanMaxSymbols) {
+    apply_merges_scan<true>(merges, ids, &lens, scratch);
+  } else {
+    apply_merges_heap<true>(merges, ids, &lens, scratch);
   }
 }
 

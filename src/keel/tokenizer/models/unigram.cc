@@ -62,6 +62,24 @@ class UnigramModel final : public Model {
   }
 
   Status tokenize(std::string_view piece, std::vector<uint32_t>& ids) const override;
+  // HF: each token covers its segment; the byte-fallback tokens of an
+  // unknown segment all cover the whole segment.
+  Status tokenize_with_offsets(std::string_view piece, std::vector<uint32_t>& ids,
+                               std::vector<TokenRange>& ranges) const override {
+    if (piece.empty()) return OkStatus();
+    UnigramScratch& sc = scratch();
+    KEEL_RETURN_IF_ERROR(viterbi(piece, sc));
+    for (const Segment& seg : sc.segments) {
+      const size_t first = ids.size();
+      if (seg.id != kNoId) {
+        ids.push_back(seg.id);
+      } else {
+        KEEL_RETURN_IF_ERROR(emit(piece.substr(seg.begin, seg.end - seg.begin), ids));
+      }
+      ranges.insert(ranges.end(), ids.size() - first, TokenRange{seg.begin, seg.end});
+    }
+    return OkStatus();
+  }
 
   std::optional<uint32_t> token_to_id(std::string_view token) const override {
     return ids_.find(token);

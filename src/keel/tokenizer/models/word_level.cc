@@ -24,6 +24,13 @@ class WordLevelModel final : public Model {
     }
     return OkStatus();
   }
+  // The token covers the whole piece.
+  Status tokenize_with_offsets(std::string_view piece, std::vector<uint32_t>& ids,
+                               std::vector<TokenRange>& ranges) const override {
+    KEEL_RETURN_IF_ERROR(tokenize(piece, ids));
+    ranges.push_back(TokenRange{0, static_cast<uint32_t>(piece.size())});
+    return OkStatus();
+  }
   std::optional<uint32_t> token_to_id(std::string_view token) const override {
     return vocab_.find(token);
   }
@@ -47,10 +54,25 @@ class WordPieceModel final : public Model {
   }
 
   Status tokenize(std::string_view piece, std::vector<uint32_t>& ids) const override {
+    return tokenize_impl(piece, ids, nullptr);
+  }
+  // Each sub-word covers its bytes; the unk token covers the whole piece.
+  Status tokenize_with_offsets(std::string_view piece, std::vector<uint32_t>& ids,
+                               std::vector<TokenRange>& ranges) const override {
+    return tokenize_impl(piece, ids, &ranges);
+  }
+
+  Status tokenize_impl(std::string_view piece, std::vector<uint32_t>& ids,
+                       std::vector<TokenRange>* ranges) const {
+    const auto whole = TokenRange{0, static_cast<uint32_t>(piece.size())};
     size_t num_chars = 0;
     for (char c : piece) num_chars += (static_cast<uint8_t>(c) & 0xC0) != 0x80;
-    if (num_chars > max_chars_) return push_unk(piece, ids);
+    if (num_chars > max_chars_) {
+      if (ranges != nullptr) ranges->push_back(whole);
+      return push_unk(piece, ids);
+    }
     const size_t first_new = ids.size();
+    const size_t first_range = ranges != nullptr ? ranges->size() : 0;
     static thread_local std::string key;
     for (size_t start = 0; start < piece.size();) {
       size_t end = piece.size();
@@ -61,6 +83,10 @@ class WordPieceModel final : public Model {
         key += piece.substr(start, end - start);
         if (const auto id = vocab_.find(key)) {
           ids.push_back(*id);
+          if (ranges != nullptr) {
+            ranges->push_back(
+                TokenRange{static_cast<uint32_t>(start), static_cast<uint32_t>(end)});
+          }
           found = true;
           break;
         }
@@ -71,6 +97,10 @@ class WordPieceModel final : public Model {
       }
       if (!found) {
         ids.resize(first_new);
+        if (ranges != nullptr) {
+          ranges->resize(first_range);
+          ranges->push_back(whole);
+        }
         return push_unk(piece, ids);
       }
       start = end;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <vector>
 
 #include "keel/core/utf8.h"
 #include "keel/tokenizer/json_util.h"
@@ -27,6 +28,38 @@ class BertNormalizer final : public Normalizer {
       : options_(options),
         nfd_(make_unicode_form_normalizer(UnicodeForm::kNfd)),
         lowercase_(make_lowercase_normalizer()) {}
+
+  // HF's steps one by one: filter + map (clean_text), chinese padding (the
+  // spaces around an ideograph take its alignment), NFD + filter
+  // (strip_accents), lowercase.
+  Status normalize_aligned(AlignedString& s) const override {
+    if (options_.clean_text) {
+      filter_chars(s, [](char32_t c) {
+        return !(c == 0 || c == 0xFFFD || unicode::is_bert_control(c));
+      });
+      map_chars(s, [](char32_t c) { return unicode::is_bert_whitespace(c) ? U' ' : c; });
+    }
+    if (options_.handle_chinese_chars) {
+      std::vector<CharChange> changes;
+      changes.reserve(s.text.size());
+      for (char32_t c : decode_chars(s.text)) {
+        if (unicode::is_bert_chinese_char(c)) {
+          changes.push_back(CharChange{U' ', 0});
+          changes.push_back(CharChange{c, 1});
+          changes.push_back(CharChange{U' ', 1});
+        } else {
+          changes.push_back(CharChange{c, 0});
+        }
+      }
+      s.transform(changes, 0);
+    }
+    if (options_.strip_accents) {
+      KEEL_RETURN_IF_ERROR(nfd_->normalize_aligned(s));
+      filter_chars(s, [](char32_t c) { return !unicode::is_bert_nonspacing_mark(c); });
+    }
+    if (options_.lowercase) return lowercase_->normalize_aligned(s);
+    return OkStatus();
+  }
 
   Status normalize(std::string_view in, std::string& out) const override {
     std::string cleaned;

@@ -19,6 +19,11 @@ class SequenceNormalizer final : public Normalizer {
   explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> normalizers)
       : normalizers_(std::move(normalizers)) {}
 
+  Status normalize_aligned(AlignedString& s) const override {
+    for (const auto& n : normalizers_) KEEL_RETURN_IF_ERROR(n->normalize_aligned(s));
+    return OkStatus();
+  }
+
   Status normalize(std::string_view in, std::string& out) const override {
     if (normalizers_.empty()) {
       out.assign(in);

@@ -32,6 +32,18 @@ Result<ReplacePattern> ReplacePattern::parse(const nlohmann::json& j, const std:
                               path, j.begin().key());
 }
 
+Status ReplacePattern::find_matches(std::string_view text, std::vector<RegexMatch>& out) const {
+  out.clear();
+  if (regex_) return regex_->find_all(text, out);
+  for (size_t pos = 0;;) {
+    const size_t hit = text.find(literal_, pos);
+    if (hit == std::string_view::npos) break;
+    out.push_back(RegexMatch{hit, hit + literal_.size()});
+    pos = hit + literal_.size();
+  }
+  return OkStatus();
+}
+
 Status ReplacePattern::replace_all(std::string_view text, std::string_view content,
                                    std::string& out) const {
   if (!regex_) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "keel/core/result.h"
 #include "keel/tokenizer/regex.h"
@@ -22,6 +23,8 @@ class ReplacePattern {
 
   // Appends `text` with every match replaced by `content` to `out`.
   Status replace_all(std::string_view text, std::string_view content, std::string& out) const;
+  // The matches replace_all() replaces, in order (into `out`, cleared first).
+  Status find_matches(std::string_view text, std::vector<RegexMatch>& out) const;
 
  private:
   ReplacePattern() = default;

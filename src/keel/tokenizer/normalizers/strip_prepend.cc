@@ -1,5 +1,6 @@
 // Strip (whitespace at either end) and Prepend (a prefix on non-empty text).
 #include <memory>
+#include <vector>
 
 #include "keel/core/utf8.h"
 #include "keel/tokenizer/json_util.h"
@@ -13,6 +14,30 @@ namespace {
 class StripNormalizer final : public Normalizer {
  public:
   StripNormalizer(bool left, bool right) : left_(left), right_(right) {}
+
+  // HF's lrstrip: the stripped characters are removed (the leading ones by
+  // transform's initial offset, the trailing ones by the last kept one).
+  Status normalize_aligned(AlignedString& s) const override {
+    const std::vector<char32_t> chars = decode_chars(s.text);
+    size_t leading = 0, trailing = 0;
+    if (left_) {
+      while (leading < chars.size() && unicode::is_whitespace(chars[leading])) ++leading;
+    }
+    if (right_) {
+      while (trailing < chars.size() &&
+             unicode::is_whitespace(chars[chars.size() - 1 - trailing])) {
+        ++trailing;
+      }
+    }
+    if (leading == 0 && trailing == 0) return OkStatus();
+    std::vector<CharChange> changes;
+    for (size_t i = leading; i + trailing < chars.size(); ++i) {
+      const bool last_kept = i + trailing + 1 == chars.size();
+      changes.push_back(CharChange{chars[i], last_kept ? -static_cast<int32_t>(trailing) : 0});
+    }
+    s.transform(changes, leading);
+    return OkStatus();
+  }
 
   Status normalize(std::string_view in, std::string& out) const override {
     size_t begin = 0;
@@ -46,6 +71,12 @@ class StripNormalizer final : public Normalizer {
 class PrependNormalizer final : public Normalizer {
  public:
   explicit PrependNormalizer(std::string prepend) : prepend_(std::move(prepend)) {}
+
+  // HF: the prefix is aligned to the first character.
+  Status normalize_aligned(AlignedString& s) const override {
+    s.prepend(prepend_);
+    return OkStatus();
+  }
 
   Status normalize(std::string_view in, std::string& out) const override {
     out.clear();

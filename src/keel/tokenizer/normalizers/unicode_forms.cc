@@ -9,8 +9,11 @@
 // character is normalized.
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "keel/core/utf8.h"
 #include "keel/tokenizer/normalizers/normalizers.h"
@@ -42,6 +45,89 @@ class UnicodeFormNormalizer final : public Normalizer {
         options_ = UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
         break;
     }
+  }
+
+  // HF's NormalizedString::nfd/nfkd/nfc/nfkc: the characters of the
+  // unicode-normalization-alignments crate (decomposition, canonical
+  // reordering and recomposition carrying each character's change) through
+  // transform(). Characters newer than HF's Unicode 9 tables are starters
+  // that neither decompose nor compose, as in normalize().
+  Status normalize_aligned(AlignedString& s) const override {
+    struct Item {
+      uint8_t ccc;
+      bool frozen;  // newer than Unicode 9: never composes
+      char32_t c;
+      int32_t change;
+    };
+    // Characters before the last stable starter preceding the first unstable
+    // one come out unchanged with change 0, which leaves their alignments
+    // as they are: only the rest is rewritten (as normalize() does), unless
+    // the string starts with an empty alignment, where HF's transform()
+    // range starts later.
+    size_t start = 0;
+    if (s.align.empty() || s.align.front().begin != s.align.front().end) {
+      start = first_unstable(s.text);
+      if (start == std::string_view::npos) return OkStatus();
+      if (start > 0) {
+        --start;
+        while (start > 0 && (static_cast<unsigned char>(s.text[start]) & 0xC0) == 0x80) --start;
+      }
+    }
+    std::vector<Item> items;
+    items.reserve(s.text.size() - start);
+    size_t pending = 0;  // start of the run not yet canonically ordered
+    auto sort_pending = [&] {
+      std::stable_sort(items.begin() + static_cast<std::ptrdiff_t>(pending), items.end(),
+                       [](const Item& a, const Item& b) { return a.ccc < b.ccc; });
+      pending = items.size();
+    };
+    auto push = [&](char32_t c, bool frozen, int32_t change) {
+      const uint8_t ccc = frozen ? 0 : combining_class(c);
+      if (ccc == 0) sort_pending();
+      items.push_back(Item{ccc, frozen, c, change});
+    };
+    const bool compat = form_ == UnicodeForm::kNfkc || form_ == UnicodeForm::kNfkd;
+    const auto decompose_options = static_cast<utf8proc_option_t>(
+        UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | (compat ? UTF8PROC_COMPAT : 0));
+    for (size_t i = start; i < s.text.size();) {
+      const utf8::Decoded d = utf8::decode(s.text, i);
+      if (!d.valid) {
+        return InvalidArgumentError("{} normalizer: input is not valid UTF-8 at byte {}", name(),
+                                    i);
+      }
+      i += d.length;
+      if (d.code_point >= 0x7FD &&
+          unicode::in_ranges(unicode::kPostU9NormalizationRanges, d.code_point)) {
+        push(d.code_point, true, 0);
+        continue;
+      }
+      utf8proc_int32_t buf[32];
+      int boundclass = 0;
+      const utf8proc_ssize_t n =
+          utf8proc_decompose_char(static_cast<utf8proc_int32_t>(d.code_point), buf, 32,
+                                  decompose_options, &boundclass);
+      if (n < 0 || n > 32) {
+        return InvalidArgumentError("{} normalizer: cannot decompose U+{:04X}", name(),
+                                    static_cast<uint32_t>(d.code_point));
+      }
+      for (utf8proc_ssize_t k = 0; k < n; ++k) {
+        push(static_cast<char32_t>(buf[k]), false, k > 0 ? 1 : 0);
+      }
+    }
+    sort_pending();
+    std::vector<CharChange> changes;
+    changes.reserve(items.size());
+    if (form_ == UnicodeForm::kNfd || form_ == UnicodeForm::kNfkd) {
+      for (const Item& it : items) changes.push_back(CharChange{it.c, it.change});
+    } else {
+      recompose(items, changes);
+    }
+    if (start > 0) {
+      s.transform_range(start, s.text.size(), changes, 0);
+    } else {
+      s.transform(changes, 0);
+    }
+    return OkStatus();
   }
 
   Status normalize(std::string_view in, std::string& out) const override {
@@ -122,6 +208,83 @@ class UnicodeFormNormalizer final : public Normalizer {
     out.append(reinterpret_cast<const char*>(mapped), static_cast<size_t>(len));
     std::free(mapped);
     return OkStatus();
+  }
+
+  static uint8_t combining_class(char32_t c) {
+    return static_cast<uint8_t>(
+        utf8proc_get_property(static_cast<utf8proc_int32_t>(c))->combining_class);
+  }
+
+  // The primary composite of `a` and `b`, if any.
+  static std::optional<char32_t> compose(char32_t a, char32_t b) {
+    utf8proc_int32_t pair[2] = {static_cast<utf8proc_int32_t>(a),
+                                static_cast<utf8proc_int32_t>(b)};
+    // STABLE: respect composition exclusions.
+    const utf8proc_ssize_t n = utf8proc_normalize_utf32(
+        pair, 2, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    if (n != 1) return std::nullopt;
+    return static_cast<char32_t>(pair[0]);
+  }
+
+  // The crate's Recompositions over (char, change) items: a composed
+  // character's change is the sum of both changes minus one; blocked marks
+  // wait in a buffer and follow their starter.
+  template <typename Item>
+  static void recompose(const std::vector<Item>& items, std::vector<CharChange>& out) {
+    std::vector<CharChange> buffer;
+    std::optional<Item> composee;
+    std::optional<uint8_t> last_ccc;
+    auto flush_buffer = [&] {
+      out.insert(out.end(), buffer.begin(), buffer.end());
+      buffer.clear();
+    };
+    auto try_compose = [&](const Item& ch) -> bool {
+      if (composee->frozen || ch.frozen) return false;
+      const auto r = compose(composee->c, ch.c);
+      if (!r) return false;
+      composee->c = *r;
+      composee->change = composee->change + ch.change - 1;
+      return true;
+    };
+    for (const Item& ch : items) {
+      if (!composee) {
+        if (ch.ccc != 0) {
+          out.push_back(CharChange{ch.c, ch.change});
+          continue;
+        }
+        composee = ch;
+        continue;
+      }
+      if (!last_ccc) {
+        if (try_compose(ch)) continue;
+        if (ch.ccc == 0) {
+          out.push_back(CharChange{composee->c, composee->change});
+          composee = ch;
+          continue;
+        }
+        buffer.push_back(CharChange{ch.c, ch.change});
+        last_ccc = ch.ccc;
+        continue;
+      }
+      if (*last_ccc >= ch.ccc) {
+        // Blocked from the composee.
+        if (ch.ccc == 0) {
+          out.push_back(CharChange{composee->c, composee->change});
+          composee = ch;
+          last_ccc.reset();
+          flush_buffer();
+          continue;
+        }
+        buffer.push_back(CharChange{ch.c, ch.change});
+        last_ccc = ch.ccc;
+        continue;
+      }
+      if (try_compose(ch)) continue;
+      buffer.push_back(CharChange{ch.c, ch.change});
+      last_ccc = ch.ccc;
+    }
+    if (composee) out.push_back(CharChange{composee->c, composee->change});
+    flush_buffer();
   }
 
   const char* name() const {

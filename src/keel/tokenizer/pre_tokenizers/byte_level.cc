@@ -15,7 +15,9 @@ namespace {
 // byte_level_raw) the bytes stay as they are and the BPE model works on raw
 // bytes. trim_offsets only matters to the post-processor and is ignored here.
 // Original offsets: the prepended space maps to the piece's first character,
-// as in HF. Immutable; thread-safe.
+// as in HF; so do its alignments in offsets mode, and each alphabet
+// character of a rewritten byte takes that byte's alignment (HF's
+// transform). Immutable; thread-safe.
 class ByteLevelPreTokenizer final : public PreTokenizer {
  public:
   ByteLevelPreTokenizer(bool add_prefix_space, bool use_regex, bool raw)
@@ -57,12 +59,21 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
       } else {
         matches.push_back(RegexMatch{0, work.size()});
       }
+      // Alignment of byte k of `work` (offsets mode): the prefix space takes
+      // the first character's, as HF's prepend.
+      auto work_align = [&](uint32_t k) {
+        return pieces.align[span.offset + (k > shift ? k - shift : 0)];
+      };
       if (raw_) {
         // One copy of the piece in the arena (or none), spans over it.
         uint32_t base = span.offset;
         if (prefix) {
           base = static_cast<uint32_t>(pieces.bytes.size());
           pieces.bytes.append(work);
+          if (pieces.aligned) {
+            pieces.align.reserve(pieces.align.size() + work.size());
+            for (uint32_t k = 0; k < work.size(); ++k) pieces.align.push_back(work_align(k));
+          }
         }
         for (const RegexMatch& m : matches) {
           const auto b = static_cast<uint32_t>(m.begin);
@@ -79,6 +90,11 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
         for (uint32_t k = b; k < e; ++k) {
           const int n = byte_level::byte_to_utf8(static_cast<uint8_t>(work[k]), buf);
           pieces.bytes.append(buf, static_cast<size_t>(n));
+          if (pieces.aligned) {
+            // Every alphabet character stands for its byte's character (HF).
+            pieces.align.reserve(pieces.align.size() + 2);
+            for (int j = 0; j < n; ++j) pieces.align.push_back(work_align(k));
+          }
         }
         pieces.spans.push_back(Span{off, static_cast<uint32_t>(pieces.bytes.size()) - off,
                                     orig_begin(b), orig_end(e)});

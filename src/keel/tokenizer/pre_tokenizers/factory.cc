@@ -19,6 +19,12 @@ class SequencePreTokenizer final : public PreTokenizer {
     for (const PreTokenizerPtr& stage : stages_) KEEL_RETURN_IF_ERROR(stage->pre_tokenize(pieces));
     return OkStatus();
   }
+  bool uses_original_start() const override {
+    for (const PreTokenizerPtr& stage : stages_) {
+      if (stage->uses_original_start()) return true;
+    }
+    return false;
+  }
 
  private:
   std::vector<PreTokenizerPtr> stages_;

@@ -12,9 +12,12 @@ enum class PrependScheme { kFirst, kAlways, kNever };
 // replacement is prepended unless the piece already starts with it — always
 // (kAlways), only for the piece at original offset 0 (kFirst), or never;
 // then, with `split_`, the piece is split before every replacement character
-// (HF: split on the char with MergedWithNext). Rewritten bytes are appended
+// (HF: split on the char with MergedWithNext). "First" means the piece starts
+// at original offset 0 (HF's offsets_original), which needs alignments when
+// a normalizer ran (uses_original_start). Rewritten bytes are appended
 // to the arena; original offsets map each character to its source character
-// (the prepended replacement to the piece start). Immutable; thread-safe.
+// (the prepended replacement to the piece start), and so do the alignments in
+// offsets mode. Immutable; thread-safe.
 class MetaspacePreTokenizer final : public PreTokenizer {
  public:
   MetaspacePreTokenizer(char32_t replacement, PrependScheme scheme, bool split)
@@ -41,8 +44,17 @@ class MetaspacePreTokenizer final : public PreTokenizer {
       const bool starts_with_rep = src.starts_with(replacement_) || (src.front() == ' ');
       const bool prepend =
           !starts_with_rep && (scheme_ == PrependScheme::kAlways ||
-                               (scheme_ == PrependScheme::kFirst && span.orig_begin == 0));
-      if (prepend) out += replacement_;
+                               (scheme_ == PrependScheme::kFirst && starts_input(pieces, span)));
+      // Offsets mode: the alignment of each byte of `out` (HF: a replaced
+      // space keeps its own, the prepended replacement takes the first
+      // character's).
+      std::vector<Alignment>& out_align = scratch.align;
+      out_align.clear();
+      auto src_align = [&](size_t i) { return pieces.align[span.offset + i]; };
+      if (prepend) {
+        out += replacement_;
+        if (pieces.aligned) out_align.insert(out_align.end(), replacement_.size(), src_align(0));
+      }
       for (size_t i = 0; i < src.size();) {
         const bool is_space = src[i] == ' ';
         const bool is_rep = is_space || src.compare(i, replacement_.size(), replacement_) == 0;
@@ -52,16 +64,25 @@ class MetaspacePreTokenizer final : public PreTokenizer {
         }
         if (is_space) {
           out += replacement_;
+          if (pieces.aligned) out_align.insert(out_align.end(), replacement_.size(), src_align(i));
           ++i;
           continue;
         }
         const int n = utf8::sequence_length(static_cast<unsigned char>(src[i]));
         const size_t len = n > 0 ? static_cast<size_t>(n) : 1;
         out.append(src.substr(i, len));
+        if (pieces.aligned) {
+          for (size_t k = 0; k < len && i + k < src.size(); ++k) {
+            out_align.push_back(src_align(i + k));
+          }
+        }
         i += len;
       }
       const auto base = static_cast<uint32_t>(pieces.bytes.size());
       pieces.bytes.append(out);
+      if (pieces.aligned) {
+        pieces.align.insert(pieces.align.end(), out_align.begin(), out_align.end());
+      }
       uint32_t begin = 0;
       uint32_t src_begin = 0;
       for (const Segment& cut : cuts) {
@@ -78,7 +99,16 @@ class MetaspacePreTokenizer final : public PreTokenizer {
     return OkStatus();
   }
 
+  bool uses_original_start() const override { return scheme_ == PrependScheme::kFirst; }
+
  private:
+  // HF's `offsets_original().0 == 0`: exact from the alignments when there
+  // are any, else from the span's original range.
+  static bool starts_input(const PieceList& pieces, const Span& span) {
+    if (pieces.aligned) return pieces.align[span.offset].begin == 0;
+    return span.orig_begin == 0;
+  }
+
   std::string replacement_;
   PrependScheme scheme_;
   bool split_;

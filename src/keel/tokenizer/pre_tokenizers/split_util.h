@@ -57,6 +57,7 @@ struct SplitScratch {
   std::vector<Segment> segments;
   std::vector<Segment> merged;
   std::string text;
+  std::vector<Alignment> align;
 };
 SplitScratch& split_scratch();
 

@@ -95,6 +95,40 @@ void trim_byte_level_offsets(std::span<const std::string_view> tokens,
   }
 }
 
+void trim_byte_level_offsets(std::string_view text, std::span<const std::string_view> tokens,
+                             const OffsetTrimming& trimming,
+                             std::vector<std::pair<uint32_t, uint32_t>>& offsets) {
+  auto is_continuation = [&](uint32_t p) {
+    return (static_cast<unsigned char>(text[p]) & 0xC0) == 0x80;
+  };
+  const size_t n = std::min(tokens.size(), offsets.size());
+  for (size_t i = 0; i < n; ++i) {
+    auto& [begin, end] = offsets[i];
+    size_t leading = count_spaces(tokens[i], /*leading=*/true);
+    const size_t trailing = count_spaces(tokens[i], /*leading=*/false);
+    if (leading > 0) {
+      const bool is_first = i == 0 || begin == 0;
+      if (is_first && trimming.add_prefix_space && leading == 1) leading = 0;
+      // begin = min(begin + leading characters, end)
+      for (size_t k = 0; k < leading && begin < end; ++k) {
+        ++begin;
+        while (begin < end && is_continuation(begin)) ++begin;
+      }
+    }
+    if (trailing > 0) {
+      // Only when the end is at least `trailing` characters into the text;
+      // then end = max(end - trailing characters, begin).
+      uint32_t p = std::min<uint32_t>(end, static_cast<uint32_t>(text.size()));
+      size_t k = 0;
+      for (; k < trailing && p > 0; ++k) {
+        --p;
+        while (p > 0 && is_continuation(p)) --p;
+      }
+      if (k == trailing) end = std::max(p, begin);
+    }
+  }
+}
+
 ProcessorResult make_sequence_processor(const nlohmann::json& j, const std::string& path) {
   KEEL_ASSIGN_OR_RETURN(const nlohmann::json* list, json::get_array(j, "processors", path));
   std::vector<std::unique_ptr<PostProcessor>> processors;

@@ -6,10 +6,12 @@
 //
 // Offset trimming: ByteLevel and RobertaProcessing with trim_offsets move a
 // token's offsets past its leading/trailing spaces ('Ġ'). That needs the
-// tokens' strings, which PostProcessor::process_single does not see, so the
-// tokenizer asks offset_trimming() once at load and calls
+// tokens' strings, which PostProcessor::process_single does not see, so in
+// offsets mode the tokenizer asks offset_trimming() and calls
 // trim_byte_level_offsets() on the sequence's own tokens before
-// process_single. Thread-safety: everything here is immutable/pure.
+// process_single (HF trims before adding special tokens, as long as the
+// trimming processor comes first in a Sequence). Thread-safety: everything
+// here is immutable/pure.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -56,6 +58,12 @@ std::optional<OffsetTrimming> offset_trimming(const PostProcessor& processor);
 // adds to a first token when add_prefix_space); trailing spaces move the end
 // left; a range never inverts.
 void trim_byte_level_offsets(std::span<const std::string_view> tokens,
+                             const OffsetTrimming& trimming,
+                             std::vector<std::pair<uint32_t, uint32_t>>& offsets);
+// The same on byte offsets into `text` (valid UTF-8), moving by characters of
+// `text`: the byte form of what HF computes on character offsets (its
+// Python/Node bindings), where each space trimmed is one character.
+void trim_byte_level_offsets(std::string_view text, std::span<const std::string_view> tokens,
                              const OffsetTrimming& trimming,
                              std::vector<std::pair<uint32_t, uint32_t>>& offsets);
 

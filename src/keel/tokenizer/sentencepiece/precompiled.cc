@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <vector>
+
 #include "keel/core/utf8.h"
 #include "keel/tokenizer/json_util.h"
 #include "keel/tokenizer/sentencepiece/charsmap.h"
@@ -20,6 +22,62 @@ namespace {
 class PrecompiledNormalizer final : public Normalizer {
  public:
   explicit PrecompiledNormalizer(spm::CharsMap map) : map_(std::move(map)) {}
+
+  // HF's Precompiled::normalize with its `replace` helper: a replacement's
+  // characters replace the old ones one for one; extra new characters are
+  // inserted after them, or the last new character absorbs the extra old
+  // ones (the previous character does, if the replacement is empty). The
+  // string is only transformed if some rule applied.
+  Status normalize_aligned(AlignedString& s) const override {
+    if (map_.empty()) return OkStatus();
+    std::vector<CharChange> changes;
+    changes.reserve(s.text.size());
+    bool modified = false;
+    auto replace = [&](std::string_view old_part, std::string_view new_part) {
+      int32_t old_count = 0;
+      for (char c : old_part) old_count += (static_cast<uint8_t>(c) & 0xC0) != 0x80;
+      const size_t first = changes.size();
+      append_changes(new_part, 0, changes);
+      const auto diff = static_cast<int32_t>(changes.size() - first) - old_count;
+      if (diff > 0) {
+        for (size_t k = changes.size() - static_cast<size_t>(diff); k < changes.size(); ++k) {
+          changes[k].change = 1;
+        }
+      } else if (diff < 0 && !changes.empty()) {
+        changes.back().change += diff;
+      }
+    };
+    const std::string_view in = s.text;
+    size_t pos = 0;
+    while (pos < in.size()) {
+      const size_t end = grapheme_end(in, pos);
+      const std::string_view grapheme = in.substr(pos, end - pos);
+      pos = end;
+      if (grapheme.size() < 6) {
+        KEEL_ASSIGN_OR_RETURN(auto rule, map_.first_rule(grapheme));
+        if (rule) {
+          modified = true;
+          replace(grapheme, *rule);
+          continue;
+        }
+      }
+      size_t i = 0;
+      while (i < grapheme.size()) {
+        const utf8::Decoded d = utf8::decode(grapheme, i);
+        const std::string_view ch = grapheme.substr(i, d.length);
+        i += d.length;
+        KEEL_ASSIGN_OR_RETURN(auto rule, map_.first_rule(ch));
+        if (rule) {
+          modified = true;
+          replace(ch, *rule);
+        } else {
+          changes.push_back(CharChange{d.code_point, 0});
+        }
+      }
+    }
+    if (modified) s.transform(changes, 0);
+    return OkStatus();
+  }
 
   Status normalize(std::string_view in, std::string& out) const override {
     out.clear();

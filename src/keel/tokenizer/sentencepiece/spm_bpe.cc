@@ -47,6 +47,22 @@ class SpmBpe final : public SpmModelBase {
   Status tokenize(std::string_view text, std::vector<uint32_t>& ids) const override {
     if (text.empty()) return OkStatus();
     thread_local std::vector<Segment> segments;
+    segment(text, segments);
+    vocab_->emit(segments, ids);
+    return OkStatus();
+  }
+  Status tokenize_with_offsets(std::string_view text, std::vector<uint32_t>& ids,
+                               std::vector<TokenRange>& ranges) const override {
+    if (text.empty()) return OkStatus();
+    thread_local std::vector<Segment> segments;
+    segment(text, segments);
+    vocab_->emit_with_offsets(segments, ids, ranges);
+    return OkStatus();
+  }
+
+ private:
+  // The segmentation of non-empty `text` into `segments` (in order, tiling it).
+  void segment(std::string_view text, std::vector<Segment>& segments) const {
     segments.clear();
     RevMerge rev_merge;
     size_t chunk = 0;
@@ -62,11 +78,8 @@ class SpmBpe final : public SpmModelBase {
       pos += len;
     }
     merge_chunk(text.substr(chunk), rev_merge, segments);
-    vocab_->emit(segments, ids);
-    return OkStatus();
   }
 
- private:
   // bpe_model.cc's Encode on one chunk; appends its segmentation.
   void merge_chunk(std::string_view text, RevMerge& rev_merge, std::vector<Segment>& out) const {
     struct Symbol {

@@ -1,5 +1,8 @@
 #include "keel/tokenizer/sentencepiece/spm_normalizer.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "keel/core/utf8.h"
 
 namespace keel::tokenizer::spm {
@@ -12,6 +15,92 @@ constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";
 class SpmNormalizer final : public Normalizer {
  public:
   explicit SpmNormalizer(SpmNormalizerConfig config) : config_(std::move(config)) {}
+
+  // normalize() with alignments, in the terms of the HF pipeline that
+  // transformers' converters build for such a model (Precompiled, Prepend,
+  // Replace): the i-th character of a rule's replacement maps to the i-th
+  // character it consumed (extra ones to the last), an escaped space to its
+  // space, the dummy prefix to the first character after it (as a suffix,
+  // to the last before it); removed whitespace maps nowhere.
+  Status normalize_aligned(AlignedString& s) const override {
+    if (s.text.empty()) return OkStatus();
+    const std::string src = std::move(s.text);
+    const std::vector<Alignment> src_align = std::move(s.align);
+    s.text.clear();
+    s.align.clear();
+    std::string& out = s.text;
+    std::vector<Alignment>& out_align = s.align;
+    const bool remove_extra = config_.remove_extra_whitespaces;
+    size_t pos = 0;
+    if (remove_extra) {
+      while (pos < src.size()) {
+        KEEL_ASSIGN_OR_RETURN(Prefix p, normalize_prefix(std::string_view(src).substr(pos)));
+        if (p.replacement != " ") break;
+        pos += p.consumed;
+      }
+    }
+    if (pos == src.size()) return OkStatus();
+    out.reserve((src.size() - pos) * 3);
+    const std::string_view space = config_.escape_whitespaces ? kSpaceSymbol : " ";
+    const bool prefix = config_.add_dummy_prefix && !config_.treat_whitespace_as_suffix;
+    if (prefix) {
+      out.append(space);  // aligned below, once the first character is known
+      out_align.resize(space.size());
+    }
+    bool prev_space = remove_extra;
+    std::vector<size_t> starts;  // character starts of the consumed chunk
+    while (pos < src.size()) {
+      KEEL_ASSIGN_OR_RETURN(Prefix p, normalize_prefix(std::string_view(src).substr(pos)));
+      starts.clear();
+      for (size_t i = pos; i < pos + p.consumed;) {
+        starts.push_back(i);
+        const int n = utf8::sequence_length(static_cast<unsigned char>(src[i]));
+        i += n > 0 ? static_cast<size_t>(n) : 1;
+      }
+      const std::string_view sp = p.replacement;
+      size_t skip = 0;
+      if (prev_space) {
+        while (skip < sp.size() && sp[skip] == ' ') ++skip;
+      }
+      size_t ci = 0;  // character index in the replacement
+      for (size_t k = 0; k < sp.size(); ++ci) {
+        const int n = utf8::sequence_length(static_cast<unsigned char>(sp[k]));
+        const size_t len = std::min(n > 0 ? static_cast<size_t>(n) : 1, sp.size() - k);
+        if (k >= skip) {
+          const Alignment a = src_align[starts[std::min(ci, starts.size() - 1)]];
+          const size_t before = out.size();
+          if (sp[k] == ' ' && config_.escape_whitespaces) {
+            out.append(kSpaceSymbol);
+          } else {
+            out.append(sp.substr(k, len));
+          }
+          out_align.insert(out_align.end(), out.size() - before, a);
+        }
+        k += len;
+      }
+      if (sp.size() > skip) prev_space = sp.back() == ' ';
+      pos += p.consumed;
+      if (!remove_extra) prev_space = false;
+    }
+    if (prefix) {
+      const Alignment a = out_align.size() > space.size() ? out_align[space.size()]
+                                                          : Alignment{s.orig_begin, s.orig_begin};
+      std::fill(out_align.begin(), out_align.begin() + static_cast<std::ptrdiff_t>(space.size()),
+                a);
+    }
+    if (remove_extra) {
+      while (std::string_view(out).ends_with(space)) {
+        out.resize(out.size() - space.size());
+        out_align.resize(out.size());
+      }
+    }
+    if (config_.add_dummy_prefix && config_.treat_whitespace_as_suffix) {
+      const Alignment a = out_align.empty() ? Alignment{s.orig_end, s.orig_end} : out_align.back();
+      out.append(space);
+      out_align.insert(out_align.end(), space.size(), a);
+    }
+    return OkStatus();
+  }
 
   Status normalize(std::string_view in, std::string& out) const override {
     out.clear();

@@ -26,6 +26,23 @@ class SpmUnigram final : public SpmModelBase {
 
   Status tokenize(std::string_view text, std::vector<uint32_t>& ids) const override {
     if (text.empty()) return OkStatus();
+    thread_local std::vector<Segment> segments;
+    segment(text, segments);
+    vocab_->emit(segments, ids);
+    return OkStatus();
+  }
+  Status tokenize_with_offsets(std::string_view text, std::vector<uint32_t>& ids,
+                               std::vector<TokenRange>& ranges) const override {
+    if (text.empty()) return OkStatus();
+    thread_local std::vector<Segment> segments;
+    segment(text, segments);
+    vocab_->emit_with_offsets(segments, ids, ranges);
+    return OkStatus();
+  }
+
+ private:
+  // The Viterbi segmentation of non-empty `text` into `segments`.
+  void segment(std::string_view text, std::vector<Segment>& segments) const {
     // The numeric types mirror unigram_model.cc (float path scores, double
     // candidates for pieces, float for unk) so near-ties resolve identically.
     struct BestPath {
@@ -34,7 +51,6 @@ class SpmUnigram final : public SpmModelBase {
       float score = 0;
     };
     thread_local std::vector<BestPath> best;
-    thread_local std::vector<Segment> segments;
     const size_t size = text.size();
     best.assign(size + 1, BestPath{});
     const float unk_score = min_score_ - kUnkPenalty;
@@ -79,11 +95,8 @@ class SpmUnigram final : public SpmModelBase {
       end = begin;
     }
     std::reverse(segments.begin(), segments.end());
-    vocab_->emit(segments, ids);
-    return OkStatus();
   }
 
- private:
   PieceTrie trie_;
   float min_score_;
   float max_score_;

@@ -114,4 +114,28 @@ void SpmVocab::emit(const std::vector<Segment>& segments, std::vector<uint32_t>&
   }
 }
 
+void SpmVocab::emit_with_offsets(const std::vector<Segment>& segments, std::vector<uint32_t>& ids,
+                                 std::vector<TokenRange>& ranges) const {
+  bool prev_unk = false;
+  uint32_t pos = 0;
+  for (const Segment& s : segments) {
+    const uint32_t begin = pos;
+    const uint32_t end = pos + static_cast<uint32_t>(s.piece.size());
+    pos = end;
+    const bool unk = pieces_[s.id].type == PieceType::kUnknown;
+    if (unk && byte_fallback_) {
+      for (uint32_t k = begin; k < end; ++k) {
+        ids.push_back(byte_ids_[static_cast<uint8_t>(s.piece[k - begin])]);
+        ranges.push_back(TokenRange{k, k + 1});
+      }
+    } else if (!(unk && prev_unk)) {
+      ids.push_back(s.id);
+      ranges.push_back(TokenRange{begin, end});
+    } else {
+      ranges.back().end = end;  // the run's one unk id covers it all
+    }
+    prev_unk = unk;
+  }
+}
+
 }  // namespace keel::tokenizer::spm

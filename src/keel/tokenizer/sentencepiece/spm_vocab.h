@@ -27,6 +27,7 @@
 #include "keel/core/result.h"
 #include "keel/tokenizer/sentencepiece/model_proto.h"
 #include "keel/tokenizer/sentencepiece/piece_trie.h"
+#include "keel/tokenizer/stages.h"
 
 namespace keel::tokenizer::spm {
 
@@ -77,6 +78,12 @@ class SpmVocab {
   bool has_user_defined() const { return !user_defined_.empty(); }
 
   void emit(const std::vector<Segment>& segments, std::vector<uint32_t>& ids) const;
+  // emit() plus each token's byte range in the segmented text (segments
+  // tile it in order): a piece covers its bytes, a byte piece its one byte
+  // (so, through the alignments, its whole character, as HF's byte
+  // fallback), a run of unknown pieces the whole run.
+  void emit_with_offsets(const std::vector<Segment>& segments, std::vector<uint32_t>& ids,
+                         std::vector<TokenRange>& ranges) const;
 
  private:
   // FNV-1a, then a final mix so the low bits (the slot) and high bits (the
