@@ -44,25 +44,9 @@ class SpmBpe final : public SpmModelBase {
     }
   }
 
-  Status tokenize(std::string_view text, std::vector<uint32_t>& ids) const override {
-    if (text.empty()) return OkStatus();
-    thread_local std::vector<Segment> segments;
-    segment(text, segments);
-    vocab_->emit(segments, ids);
-    return OkStatus();
-  }
-  Status tokenize_with_offsets(std::string_view text, std::vector<uint32_t>& ids,
-                               std::vector<TokenRange>& ranges) const override {
-    if (text.empty()) return OkStatus();
-    thread_local std::vector<Segment> segments;
-    segment(text, segments);
-    vocab_->emit_with_offsets(segments, ids, ranges);
-    return OkStatus();
-  }
-
  private:
   // The segmentation of non-empty `text` into `segments` (in order, tiling it).
-  void segment(std::string_view text, std::vector<Segment>& segments) const {
+  void segment(std::string_view text, std::vector<Segment>& segments) const override {
     segments.clear();
     RevMerge rev_merge;
     size_t chunk = 0;

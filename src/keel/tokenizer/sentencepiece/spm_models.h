@@ -21,7 +21,9 @@
 
 namespace keel::tokenizer::spm {
 
-// What both SentencePiece models share: the vocabulary and its lookups.
+// What both SentencePiece models share: the vocabulary, its lookups, and
+// turning a segmentation into ids (and offsets). Each model supplies only
+// segment().
 class SpmModelBase : public Model {
  public:
   explicit SpmModelBase(std::shared_ptr<const SpmVocab> vocab) : vocab_(std::move(vocab)) {}
@@ -35,7 +37,26 @@ class SpmModelBase : public Model {
   }
   size_t vocab_size() const override { return vocab_->size(); }
 
+  Status tokenize(std::string_view text, std::vector<uint32_t>& ids) const override {
+    if (text.empty()) return OkStatus();
+    thread_local std::vector<Segment> segments;
+    segment(text, segments);
+    vocab_->emit(segments, ids);
+    return OkStatus();
+  }
+  Status tokenize_with_offsets(std::string_view text, std::vector<uint32_t>& ids,
+                               std::vector<TokenRange>& ranges) const override {
+    if (text.empty()) return OkStatus();
+    thread_local std::vector<Segment> segments;
+    segment(text, segments);
+    vocab_->emit_with_offsets(segments, ids, ranges);
+    return OkStatus();
+  }
+
  protected:
+  // The segmentation of non-empty `text` into `segments` (in order, tiling it).
+  virtual void segment(std::string_view text, std::vector<Segment>& segments) const = 0;
+
   std::shared_ptr<const SpmVocab> vocab_;
 };
 

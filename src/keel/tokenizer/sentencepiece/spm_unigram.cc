@@ -24,25 +24,9 @@ class SpmUnigram final : public SpmModelBase {
     }
   }
 
-  Status tokenize(std::string_view text, std::vector<uint32_t>& ids) const override {
-    if (text.empty()) return OkStatus();
-    thread_local std::vector<Segment> segments;
-    segment(text, segments);
-    vocab_->emit(segments, ids);
-    return OkStatus();
-  }
-  Status tokenize_with_offsets(std::string_view text, std::vector<uint32_t>& ids,
-                               std::vector<TokenRange>& ranges) const override {
-    if (text.empty()) return OkStatus();
-    thread_local std::vector<Segment> segments;
-    segment(text, segments);
-    vocab_->emit_with_offsets(segments, ids, ranges);
-    return OkStatus();
-  }
-
  private:
   // The Viterbi segmentation of non-empty `text` into `segments`.
-  void segment(std::string_view text, std::vector<Segment>& segments) const {
+  void segment(std::string_view text, std::vector<Segment>& segments) const override {
     // The numeric types mirror unigram_model.cc (float path scores, double
     // candidates for pieces, float for unk) so near-ties resolve identically.
     struct BestPath {
