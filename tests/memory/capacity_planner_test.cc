@@ -35,15 +35,16 @@ TEST(CapacityPlannerTest, PlansBlocksTokensAndConcurrency) {
   ASSERT_TRUE(plan.ok()) << plan.status().to_string();
   EXPECT_EQ(plan->bytes_per_token, 32u * 1024);
   EXPECT_EQ(plan->bytes_per_block, 512u * 1024);
-  EXPECT_EQ(plan->kv_pool_bytes, kGiB);  // half of the 2 GiB after weights
-  EXPECT_EQ(plan->num_blocks, 2048);
-  EXPECT_EQ(plan->num_tokens, 32768);
+  // Half of the 1.875 GiB after weights and workspace: 960 MiB, 1,920 blocks.
+  EXPECT_EQ(plan->kv_pool_bytes, 960 * kMiB);
+  EXPECT_EQ(plan->num_blocks, 1920);
+  EXPECT_EQ(plan->num_tokens, 30720);
   EXPECT_EQ(plan->blocks_per_sequence, 512);
-  EXPECT_EQ(plan->guaranteed_concurrency, 4);
-  EXPECT_EQ(plan->unused_bytes, kGiB - 128 * kMiB);
+  EXPECT_EQ(plan->guaranteed_concurrency, 3);
+  EXPECT_EQ(plan->unused_bytes, 960 * kMiB);
   EXPECT_EQ(plan->summary(),
-            "KV pool 1.00 GiB: 2,048 blocks of 16 tokens = 32,768 tokens (32.00 KiB per token, "
-            "f16); guaranteed concurrency 4 sequences of 8,192 tokens");
+            "KV pool 960.00 MiB: 1,920 blocks of 16 tokens = 30,720 tokens (32.00 KiB per token, "
+            "f16); guaranteed concurrency 3 sequences of 8,192 tokens");
 }
 
 TEST(CapacityPlannerTest, PartialBlocksRoundDown) {
@@ -52,7 +53,7 @@ TEST(CapacityPlannerTest, PartialBlocksRoundDown) {
   in.budget_bytes = 2 * kGiB + 2 * kGiB + 100;    // a few stray bytes
   auto plan = plan_kv_cache(in);
   ASSERT_TRUE(plan.ok());
-  EXPECT_EQ(plan->num_blocks, 2048);
+  EXPECT_EQ(plan->num_blocks, 1920);  // floor(0.5 * (1.875 GiB + 100 B) / 512 KiB)
   EXPECT_EQ(plan->blocks_per_sequence, 513);
   EXPECT_EQ(plan->guaranteed_concurrency, 3);
 }
@@ -61,14 +62,30 @@ TEST(CapacityPlannerTest, TooBigSaysEveryNumberAndWhatToDo) {
   KvPlanInput in = llama_like();
   in.budget_bytes = kGiB;
   in.weights_bytes = 600 * kMiB;
-  in.workspace_bytes = 200 * kMiB;
-  in.kv_cache_fraction = 0.9;  // 0.9 * 424 MiB = 381.6 MiB -> 763 blocks
+  in.workspace_bytes = 500 * kMiB;
   auto plan = plan_kv_cache(in);
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.status().code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(plan.status().message(),
-            "weights need 600.00 MiB, KV pool 381.50 MiB for 12,208 tokens, workspace 200.00 MiB; "
-            "budget 1.00 GiB \u2014 lower --kv-cache-fraction or raise --memory-limit");
+            "weights need 600.00 MiB, KV pool 256.00 MiB for 8,192 tokens, workspace 500.00 MiB; "
+            "budget 1.00 GiB — weights and workspace fill the budget; lower "
+            "--max-batch-tokens or raise --memory-limit");
+}
+
+// The fraction is of what remains after the workspace: a large fraction
+// never fails because of the workspace (it did when it was a fraction of
+// budget - weights: 0.9 of 424 MiB left no room for 200 MiB of workspace).
+TEST(CapacityPlannerTest, AnyFractionFitsOnceWeightsAndWorkspaceDo) {
+  KvPlanInput in = llama_like();
+  in.budget_bytes = kGiB;
+  in.weights_bytes = 600 * kMiB;
+  in.workspace_bytes = 200 * kMiB;
+  in.context_length_tokens = 4096;
+  in.kv_cache_fraction = 0.9;  // 0.9 * 224 MiB = 201.6 MiB -> 403 blocks
+  auto plan = plan_kv_cache(in);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  EXPECT_EQ(plan->num_blocks, 403);
+  EXPECT_EQ(plan->guaranteed_concurrency, 1);
 }
 
 TEST(CapacityPlannerTest, WeightsAloneTooBig) {
@@ -84,14 +101,14 @@ TEST(CapacityPlannerTest, WeightsAloneTooBig) {
 
 TEST(CapacityPlannerTest, PoolSmallerThanOneSequence) {
   KvPlanInput in = llama_like();
-  in.kv_cache_fraction = 0.05;  // 102.4 MiB -> 204 blocks < 512 per sequence
+  in.kv_cache_fraction = 0.05;  // 0.05 * 1.875 GiB = 96 MiB -> 192 blocks < 512 per sequence
   auto plan = plan_kv_cache(in);
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.status().code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(plan.status().message(),
             "weights need 2.00 GiB, KV pool 256.00 MiB for 8,192 tokens, workspace 128.00 MiB; "
-            "budget 4.00 GiB \u2014 --kv-cache-fraction 0.05 leaves 102.00 MiB for the KV pool, "
-            "3,264 tokens, less than one sequence of 8,192 tokens; raise --kv-cache-fraction or "
+            "budget 4.00 GiB \u2014 --kv-cache-fraction 0.05 leaves 96.00 MiB for the KV pool, "
+            "3,072 tokens, less than one sequence of 8,192 tokens; raise --kv-cache-fraction or "
             "--memory-limit, or lower the context length");
 }
 
@@ -120,7 +137,7 @@ TEST(CapacityPlannerTest, FractionOneUsesEverythingButWorkspaceMustStillFit) {
   ASSERT_TRUE(plan.ok()) << plan.status().to_string();
   EXPECT_EQ(plan->kv_pool_bytes, 2 * kGiB);
   EXPECT_EQ(plan->unused_bytes, 0u);
-  in.workspace_bytes = 1;
+  in.workspace_bytes = 2 * kGiB;
   EXPECT_EQ(plan_kv_cache(in).status().code(), StatusCode::kResourceExhausted);
 }
 

@@ -1,9 +1,6 @@
 // The official openai npm client against the server (FakeEngine behind it).
 // Skips with a message when node or the npm package is missing.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/process.h"
 #include "common/testdata.h"
 #include "http_test_util.h"
 
@@ -19,44 +17,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::optional<std::string> find_in_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "/usr/bin:/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    std::string p = dir + "/" + name;
-    if (::access(p.c_str(), X_OK) == 0) return p;
-  }
-  return std::nullopt;
-}
-
-// Runs argv with stdout+stderr to `log`; kills it after `timeout`.
-int run_bounded(const std::vector<std::string>& argv, const std::string& log,
-                std::chrono::seconds timeout) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  auto until = SteadyClock::now() + timeout;
-  for (;;) {
-    int status = 0;
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (SteadyClock::now() > until) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -2;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-}
+using keel::testing::find_in_path;
+using keel::testing::run_bounded;
 
 class OpenAiClientTest : public ServerTest {
  protected:

@@ -38,13 +38,15 @@ TEST(TokenizerTest, InvalidUtf8IsAnErrorNamingTheOffset) {
   EXPECT_EQ(l->ids, *expected);
 }
 
-TEST(TokenizerTest, DecodeRejectsUnknownIds) {
-  KEEL_REQUIRE_TOKENIZER(tok, "llama2");
-  std::vector<uint32_t> ids = {1, 22557, 999999};
-  auto r = tok.decode(ids, false);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("999999"), std::string_view::npos);
+// HF tokenizers drops ids it does not know (checked with its npm binding:
+// Qwen3 decode([9707, 151885, 11, 1879]) == "Hello, world"): models pad
+// their vocabulary past the tokenizer's and a sampler can pick a pad row.
+TEST(TokenizerTest, DecodeSkipsUnknownIdsLikeHuggingFace) {
+  KEEL_REQUIRE_TOKENIZER(tok, "qwen3");
+  std::vector<uint32_t> with_pad = {9707, 151885, 11, 1879, 999999};
+  auto r = tok.decode(with_pad, false);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(*r, "Hello, world");
 }
 
 TEST(TokenizerTest, VocabularyAndSpecialTokens) {

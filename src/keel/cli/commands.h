@@ -15,5 +15,6 @@ Runner add_detokenize_command(CLI::App& app);
 Runner add_bench_command(CLI::App& app);
 Runner add_generate_command(CLI::App& app);
 Runner add_make_model_command(CLI::App& app);
+Runner add_serve_command(CLI::App& app);
 
 }  // namespace keel::cli

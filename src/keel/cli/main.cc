@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   add(keel::cli::add_generate_command(app));
   add(keel::cli::add_bench_command(app));
   add(keel::cli::add_make_model_command(app));
+  add(keel::cli::add_serve_command(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -59,7 +59,13 @@ Result<KvPlan> plan_kv_cache(const KvPlanInput& in) {
                         "the weights alone fill the budget; raise --memory-limit");
   }
   const uint64_t after_weights = in.budget_bytes - in.weights_bytes;
-  const long double kv_target = std::floor(static_cast<long double>(after_weights) *
+  if (in.workspace_bytes >= after_weights) {
+    return does_not_fit(in, min_kv_bytes, min_tokens,
+                        "weights and workspace fill the budget; lower --max-batch-tokens or "
+                        "raise --memory-limit");
+  }
+  const uint64_t after_workspace = after_weights - in.workspace_bytes;
+  const long double kv_target = std::floor(static_cast<long double>(after_workspace) *
                                            static_cast<long double>(in.kv_cache_fraction));
   // Block ids are int32; 2^31 blocks is far beyond any real budget.
   plan.num_blocks = static_cast<int64_t>(std::min<long double>(
@@ -69,13 +75,6 @@ Result<KvPlan> plan_kv_cache(const KvPlanInput& in) {
   }
   plan.num_tokens = plan.num_blocks * in.shape.block_size_tokens;
   plan.kv_pool_bytes = static_cast<uint64_t>(plan.num_blocks) * plan.bytes_per_block;
-
-  if (plan.kv_pool_bytes > after_weights || in.workspace_bytes > after_weights - plan.kv_pool_bytes) {
-    return does_not_fit(in, plan.kv_pool_bytes, plan.num_tokens,
-                        in.workspace_bytes > plan.kv_pool_bytes
-                            ? "lower --max-batch-tokens or --kv-cache-fraction, or raise --memory-limit"
-                            : "lower --kv-cache-fraction or raise --memory-limit");
-  }
   if (plan.num_blocks < plan.blocks_per_sequence) {
     return does_not_fit(
         in, min_kv_bytes, min_tokens,
@@ -87,7 +86,7 @@ Result<KvPlan> plan_kv_cache(const KvPlanInput& in) {
                     format_count(static_cast<uint64_t>(in.context_length_tokens))));
   }
   plan.guaranteed_concurrency = plan.num_blocks / plan.blocks_per_sequence;
-  plan.unused_bytes = after_weights - plan.kv_pool_bytes - in.workspace_bytes;
+  plan.unused_bytes = after_workspace - plan.kv_pool_bytes;
   return plan;
 }
 

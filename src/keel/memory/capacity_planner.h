@@ -3,16 +3,18 @@
 // The rule (start-up is the only place large allocations happen, in this
 // order):
 //   1. weights_bytes are reserved first;
-//   2. the KV pool gets kv_cache_fraction of what remains:
-//        num_blocks = floor(kv_cache_fraction * (budget - weights) / bytes_per_block)
-//      (at most 2^31-1: block ids are int32);
-//   3. the workspace for the largest step (workspace_bytes) must fit in the rest.
-// The plan fails with ResourceExhausted, naming every number, if
-//   - weights + KV pool + workspace exceed the budget, or
+//   2. then the workspace for the largest step (workspace_bytes);
+//   3. the KV pool gets kv_cache_fraction of what remains:
+//        num_blocks = floor(kv_cache_fraction * (budget - weights - workspace)
+//                           / bytes_per_block)
+//      (at most 2^31-1: block ids are int32; at most max_tokens if set).
+// So any fraction in (0, 1] fits once weights and workspace do. The plan
+// fails with ResourceExhausted, naming every number, if
+//   - weights + workspace fill the budget, or
 //   - the pool cannot hold one sequence of context_length_tokens,
-// e.g. "weights need 972.80 MiB, KV pool 512.00 MiB for 8,192 tokens,
-//       workspace 122.88 MiB; budget 1.00 GiB — lower --kv-cache-fraction or
-//       raise --memory-limit".
+// e.g. "weights need 972.80 MiB, KV pool 8.00 MiB for 256 tokens,
+//       workspace 122.88 MiB; budget 1.00 GiB — weights and workspace fill
+//       the budget; lower --max-batch-tokens or raise --memory-limit".
 // Thread-safety: a pure function.
 #pragma once
 
@@ -29,7 +31,7 @@ struct KvPlanInput {
   uint64_t budget_bytes = 0;        // the device's whole budget
   uint64_t weights_bytes = 0;       // weights as stored on the device
   uint64_t workspace_bytes = 0;     // activations of the largest step (--max-batch-tokens)
-  double kv_cache_fraction = 0.9;   // of (budget - weights); in (0, 1]
+  double kv_cache_fraction = 0.9;   // of (budget - weights - workspace); in (0, 1]
   int64_t context_length_tokens = 0;  // one sequence's maximum length; >= 1
   // Upper bound on the pool's tokens (0 = none): e.g. a one-shot `keel
   // generate` needs one sequence's worth, not a fraction of all memory.

@@ -6,12 +6,12 @@
 //      (memory-mapped) and validate every tensor (plan_weights);
 //   2. plan: weights bytes (exact), RoPE table + workspace for the largest
 //      step (--max-batch-tokens), and the KV pool = kv_cache_fraction of what
-//      the budget has left after the weights (memory::plan_kv_cache). If it
-//      does not fit, it returns ResourceExhausted with every number before
-//      allocating anything:
-//        "weights need 0.95 GiB, KV pool 0.50 GiB for 8,192 tokens,
-//         workspace 0.12 GiB; budget 1.00 GiB — lower --kv-cache-fraction
-//         or raise --memory-limit"
+//      the budget has left after the weights and the workspace
+//      (memory::plan_kv_cache). If it does not fit, it returns
+//      ResourceExhausted with every number before allocating anything:
+//        "weights need 0.95 GiB, KV pool 8.00 MiB for 256 tokens,
+//         workspace 0.12 GiB; budget 1.00 GiB — weights and workspace fill
+//         the budget; lower --max-batch-tokens or raise --memory-limit"
 //   3. allocate weights, RoPE table + workspace, and the KV pool, each
 //      reserved from the device's budget first.
 // After start-up, a forward step allocates nothing.
@@ -39,7 +39,7 @@ namespace keel::model {
 struct RuntimeOptions {
   std::string model_dir;
   ModelOptions model;               // max batch tokens, logit rows, context
-  double kv_cache_fraction = 0.9;   // of the budget left after the weights
+  double kv_cache_fraction = 0.9;   // of the budget left after weights and workspace
   int64_t max_kv_tokens = 0;        // cap on the pool (0 = none)
   int block_size_tokens = 16;
   std::optional<memory::KvDtype> kv_dtype;  // default: the weights' dtype

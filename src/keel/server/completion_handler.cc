@@ -201,6 +201,7 @@ GenerationRequest make_generation(const Completion& c, size_t k) {
   g.stop.include_stop_str_in_output = o.include_stop_str_in_output;
   g.stop.max_new_tokens = o.max_tokens.value_or(1);
   g.max_new_tokens = o.max_tokens;
+  g.strict_length = o.strict_max_tokens;
   if (o.timeout_seconds) {
     g.timeout = std::chrono::milliseconds(static_cast<int64_t>(*o.timeout_seconds * 1000.0));
   }

@@ -56,6 +56,9 @@ struct GenerationRequest {
   sampling::StopParams stop;
   // Unset: what remains of the context window.
   std::optional<int64_t> max_new_tokens;
+  // Refuse (InvalidArgument) a max_new_tokens that does not fit the context
+  // window or the KV pool instead of lowering it.
+  bool strict_length = false;
   // From submit until the engine ends it with finish_detail "timeout".
   // Unset: the engine's default.
   std::optional<std::chrono::milliseconds> timeout;

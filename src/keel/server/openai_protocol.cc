@@ -243,6 +243,7 @@ bool is_option_key(std::string_view key) {
                                                            "n",
                                                            "ignore_eos",
                                                            "include_stop_str_in_output",
+                                                           "strict_max_tokens",
                                                            "stream",
                                                            "stream_options",
                                                            "timeout",
@@ -325,6 +326,8 @@ Error parse_option(const std::string& key, const json& v, const ProtocolLimits& 
     KEEL_PARSE_TRY(read_bool(v, key, o.ignore_eos));
   } else if (key == "include_stop_str_in_output") {
     KEEL_PARSE_TRY(read_bool(v, key, o.include_stop_str_in_output));
+  } else if (key == "strict_max_tokens") {
+    KEEL_PARSE_TRY(read_bool(v, key, o.strict_max_tokens));
   } else if (key == "stream") {
     KEEL_PARSE_TRY(read_bool(v, key, o.stream));
   } else if (key == "stream_options") {

@@ -4,7 +4,8 @@
 //
 // Semantics follow OpenAI's /v1/completions, with vLLM's extensions
 // (top_k, min_p, repetition_penalty, min_tokens, ignore_eos, stop_token_ids,
-// include_stop_str_in_output) and keel's `timeout` (seconds).
+// include_stop_str_in_output) and keel's `timeout` (seconds) and
+// `strict_max_tokens`.
 // - null means "not set" for every optional field (OpenAI's convention).
 // - max_tokens: absent → 16 (OpenAI's default); null → the rest of the
 //   context window; otherwise >= 1.
@@ -48,6 +49,9 @@ struct GenerationOptions {
   std::vector<int32_t> stop_token_ids;
   bool ignore_eos = false;
   bool include_stop_str_in_output = false;
+  // keel: refuse (400) a max_tokens that does not fit the context window
+  // or the KV pool instead of lowering it.
+  bool strict_max_tokens = false;
   int32_t n = 1;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage

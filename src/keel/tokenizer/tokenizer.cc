@@ -223,9 +223,11 @@ Result<std::string> Tokenizer::decode(std::span<const uint32_t> ids,
     } else if (auto t = m.parts.model->id_to_token(id)) {
       tok = *t;
     } else {
-      return InvalidArgumentError(
-          "token id {} is not in the vocabulary (size {}); ids must be in [0, {})", id,
-          m.vocab_size, m.vocab_size);
+      // As HF tokenizers: an id the tokenizer does not know decodes to
+      // nothing. Real checkpoints pad the model's vocabulary past the
+      // tokenizer's (Qwen2: 151,936 rows for 151,669 tokens) and a sampler
+      // may pick a padding row.
+      continue;
     }
     if (skip_special_tokens && m.special_contents.contains(std::string(tok))) continue;
     tokens.emplace_back(tok);

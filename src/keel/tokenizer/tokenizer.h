@@ -103,6 +103,8 @@ class Tokenizer {
                                                           const EncodeOptions& options,
                                                           Deadline deadline) const;
 
+  // Ids the tokenizer does not know (model vocabulary padding) decode to
+  // nothing, as in HF tokenizers.
   Result<std::string> decode(std::span<const uint32_t> ids, bool skip_special_tokens = false) const;
 
   std::optional<uint32_t> token_to_id(std::string_view token) const;

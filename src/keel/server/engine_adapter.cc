@@ -1,0 +1,108 @@
+#include "keel/server/engine_adapter.h"
+
+#include <utility>
+
+namespace keel::server {
+namespace {
+
+// Forwards the engine's RequestSink calls to the server's OutputSink.
+class SinkBridge final : public engine::RequestSink {
+ public:
+  explicit SinkBridge(std::shared_ptr<OutputSink> sink) : sink_(std::move(sink)) {}
+  void on_output(std::string_view text, std::span<const int32_t> token_ids) override {
+    sink_->on_output(text, token_ids);
+  }
+  void on_final(engine::RequestFinal final_info) override {
+    sink_->on_final(to_generation_final(final_info));
+  }
+
+ private:
+  std::shared_ptr<OutputSink> sink_;
+};
+
+engine::EngineRequest to_engine_request(GenerationRequest&& r) {
+  engine::EngineRequest e;
+  e.id = std::move(r.id);
+  e.prompt_ids = std::move(r.prompt_ids);
+  e.sampling = std::move(r.sampling);
+  e.stop = std::move(r.stop);
+  e.max_new_tokens = r.max_new_tokens;
+  e.strict_length = r.strict_length;
+  e.timeout = r.timeout;
+  return e;
+}
+
+}  // namespace
+
+GenerationFinal to_generation_final(const engine::RequestFinal& f) {
+  GenerationFinal g;
+  g.status = f.status;
+  g.finish_reason = f.finish.reason;
+  g.finish_detail = std::string(engine::keel_reason_name(f.keel_reason));
+  g.prompt_tokens = f.usage.prompt_tokens;
+  g.completion_tokens = f.usage.completion_tokens;
+  g.num_preemptions = f.usage.num_preemptions;
+  g.queue_seconds = f.timings.queue_seconds;
+  g.ttft_seconds = f.timings.ttft_seconds;
+  g.tpot_seconds = f.timings.tpot_seconds;
+  g.e2e_seconds = f.timings.e2e_seconds;
+  g.adjustments = f.adjustments;
+  g.retry_after_seconds = f.retry_after_seconds;
+  g.seed = f.seed;
+  return g;
+}
+
+EngineAdapter::EngineAdapter(engine::Engine& engine, tokenizer::Tokenizer tokenizer, ModelInfo info)
+    : engine_(engine), tokenizer_(std::move(tokenizer)), info_(std::move(info)) {}
+
+Result<std::vector<int32_t>> EngineAdapter::tokenize(std::string_view text) const {
+  auto ids = tokenizer_.encode(text, /*add_special_tokens=*/true);
+  if (!ids.ok()) return ids.status().with_context("tokenizing the prompt");
+  return std::vector<int32_t>(ids->begin(), ids->end());
+}
+
+Result<std::string> EngineAdapter::detokenize(std::span<const int32_t> ids) const {
+  std::vector<uint32_t> u(ids.begin(), ids.end());
+  return tokenizer_.decode(u, /*skip_special_tokens=*/false);
+}
+
+Result<std::string> EngineAdapter::submit(GenerationRequest request,
+                                          std::shared_ptr<OutputSink> sink) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!not_ready_reason_.empty()) {
+      return UnavailableError("not accepting requests: " + not_ready_reason_);
+    }
+  }
+  return engine_.submit(to_engine_request(std::move(request)),
+                        std::make_shared<SinkBridge>(std::move(sink)));
+}
+
+Status EngineAdapter::cancel(std::string_view request_id) { return engine_.cancel(request_id); }
+
+EngineSnapshot EngineAdapter::snapshot() const {
+  const engine::EngineStats s = engine_.stats();
+  EngineSnapshot snap;
+  snap.num_running = s.num_running;
+  snap.num_waiting = s.num_waiting;
+  snap.kv_blocks_used = s.kv_blocks_used;
+  snap.kv_blocks_total = s.kv_blocks_total;
+  snap.num_preemptions = s.num_preemptions;
+  snap.heartbeat_age = engine_.heartbeat_age();
+  snap.retry_after_seconds = engine_.retry_after_seconds();
+  std::lock_guard<std::mutex> lock(mu_);
+  snap.ready = not_ready_reason_.empty() && snap.heartbeat_age.has_value();
+  if (!not_ready_reason_.empty()) {
+    snap.not_ready_reason = not_ready_reason_;
+  } else if (!snap.heartbeat_age) {
+    snap.not_ready_reason = "the engine loop has not started";
+  }
+  return snap;
+}
+
+void EngineAdapter::set_not_ready(std::string reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  not_ready_reason_ = std::move(reason);
+}
+
+}  // namespace keel::server

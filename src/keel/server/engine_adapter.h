@@ -1,0 +1,50 @@
+// EngineAdapter: the real engine (engine::Engine over a model) behind the
+// server's EngineInterface. It converts requests and outputs between the two
+// vocabularies and adds what the engine does not know: the model's public
+// name, the tokenizer for prompts and echo, and readiness.
+//
+// Ownership: the adapter refers to an Engine it does not own; the Engine
+// (and the executor under it) must outlive the adapter and every HttpServer
+// that holds it. Stop the HTTP server first, then the engine loop.
+// Thread-safety: every method may be called from any thread (the Engine's
+// submit/cancel/stats are thread-safe; the Tokenizer is immutable).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "keel/engine/engine.h"
+#include "keel/server/engine_interface.h"
+#include "keel/tokenizer/tokenizer.h"
+
+namespace keel::server {
+
+class EngineAdapter final : public EngineInterface {
+ public:
+  EngineAdapter(engine::Engine& engine, tokenizer::Tokenizer tokenizer, ModelInfo info);
+
+  ModelInfo model_info() const override { return info_; }
+  Result<std::vector<int32_t>> tokenize(std::string_view text) const override;
+  Result<std::string> detokenize(std::span<const int32_t> ids) const override;
+  Result<std::string> submit(GenerationRequest request, std::shared_ptr<OutputSink> sink) override;
+  Status cancel(std::string_view request_id) override;
+  EngineSnapshot snapshot() const override;
+
+  // Closes admission (/ready answers 503 with `reason`) until reopened with
+  // an empty reason: draining before shutdown, memory at critical.
+  void set_not_ready(std::string reason);
+
+ private:
+  engine::Engine& engine_;
+  const tokenizer::Tokenizer tokenizer_;
+  const ModelInfo info_;
+  mutable std::mutex mu_;
+  std::string not_ready_reason_;  // guarded by mu_; empty: ready
+};
+
+// The engine's final output in the server's terms.
+GenerationFinal to_generation_final(const engine::RequestFinal& f);
+
+}  // namespace keel::server
