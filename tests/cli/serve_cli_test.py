@@ -79,7 +79,7 @@ def main():
         p, url, banner = start_server(model, "--memory-limit", "512MiB", "--max-context", "1024")
         check("memory plan: weights" in banner and "KV pool" in banner and "workspace" in banner
               and "headroom" in banner, "start-up prints the memory plan")
-        check(re.search(r"guaranteed concurrency: \d+ sequences of 1024 tokens", banner) is not None,
+        check(re.search(r"guaranteed concurrency: [\d,]+ sequences of 1,024 tokens", banner) is not None,
               "start-up prints the guaranteed concurrency at full context")
         check(url.startswith("http://127.0.0.1:"), "listens on 127.0.0.1 by default")
         body = json.dumps({"model": "qwen2", "prompt": prompt, "max_tokens": 16,

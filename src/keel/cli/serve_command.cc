@@ -52,6 +52,7 @@ std::string startup_report(const model::Runtime& rt, const memory::MemoryBudget&
   const memory::KvPlan& kv = rt.kv_plan;
   const memory::BudgetSnapshot b = budget.snapshot();
   const uint64_t planned = rt.weights.bytes + kv.kv_pool_bytes + rt.workspace_bytes;
+  auto count = [](int64_t n) { return memory::format_count(static_cast<uint64_t>(n)); };
   return fmt::format(
       "keel serve: model \"{}\" ({}) loaded in {:.2f} s\n"
       "  memory plan: weights {}, KV pool {} = {} tokens in {} blocks of {}, workspace {}, "
@@ -59,11 +60,11 @@ std::string startup_report(const model::Runtime& rt, const memory::MemoryBudget&
       "  guaranteed concurrency: {} sequences of {} tokens (the full context)\n"
       "  listening on {} (OpenAI API under /v1; /health, /ready, /metrics)\n",
       name, rt.config.summary(), load_seconds, memory::format_bytes(rt.weights.bytes),
-      memory::format_bytes(kv.kv_pool_bytes), kv.num_tokens, kv.num_blocks,
+      memory::format_bytes(kv.kv_pool_bytes), count(kv.num_tokens), count(kv.num_blocks),
       kv.shape.block_size_tokens, memory::format_bytes(rt.workspace_bytes),
       memory::format_bytes(b.limit_bytes > planned ? b.limit_bytes - planned : 0),
-      memory::format_bytes(b.limit_bytes), kv.guaranteed_concurrency, kv.context_length_tokens,
-      url);
+      memory::format_bytes(b.limit_bytes), count(kv.guaranteed_concurrency),
+      count(kv.context_length_tokens), url);
 }
 
 // Blocks SIGINT/SIGTERM in this thread and every thread it starts later, so
