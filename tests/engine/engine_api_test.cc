@@ -136,7 +136,7 @@ TEST_F(EngineApiTest, RunLoopServesConcurrentClients) {
       });
     }
   }
-  engine_->stop_loop();
+  EXPECT_TRUE(engine_->stop_loop().ok());
   for (int i = 0; i < kClients; ++i) {
     EXPECT_TRUE(statuses[static_cast<size_t>(i)].ok()) << statuses[static_cast<size_t>(i)].to_string();
     EXPECT_EQ(got[static_cast<size_t>(i)], expected(prompt_of(5 + i, i), 12 + i)) << i;

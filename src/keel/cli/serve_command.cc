@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <memory>
@@ -38,6 +39,7 @@ struct ServeOptions {
   int64_t max_queued_requests = 256;
   double max_queue_wait_seconds = 60;
   double request_timeout_seconds = 600;
+  double step_timeout_seconds = 60;
   std::optional<std::string> api_key;  // unset: KEEL_API_KEY
   std::string max_body_bytes = "8MiB";
 };
@@ -109,6 +111,7 @@ int run_serve(const ServeOptions& o) {
   ec.max_queue_wait = to_ms(o.max_queue_wait_seconds);
   ec.default_timeout = to_ms(o.request_timeout_seconds);
   ec.eos_ids = engine::eos_ids(loaded->runtime, *tok);
+  ec.step_timeout = to_ms(o.step_timeout_seconds);
   engine::ModelExecutor executor(std::move(loaded->runtime));
   auto engine = engine::Engine::create(executor, ec, *tok);
   if (!engine.ok()) return fail(engine.status());
@@ -143,7 +146,13 @@ int run_serve(const ServeOptions& o) {
   adapter->set_not_ready("the server is shutting down");
   Status stopped = (*http)->stop();
   if (!stopped.ok()) KEEL_LOG_WARN("http server stop: {}", stopped.to_string());
-  (*engine)->stop_loop();
+  if (Status s = (*engine)->stop_loop(); !s.ok()) {
+    // The engine's worker thread is stuck and still uses the engine: it
+    // cannot be destroyed. Leave now; the orchestrator restarts keel.
+    KEEL_LOG_ERROR("stopping the engine: {}; exiting without cleanup", s.to_string());
+    std::fflush(nullptr);
+    std::_Exit(3);
+  }
   (*engine)->shutdown();
   const engine::EngineStats st = (*engine)->stats();
   KEEL_LOG_INFO("stopped: {} requests submitted, {} generated tokens, kv blocks used {}", st.num_submitted,
@@ -172,6 +181,10 @@ Runner add_serve_command(CLI::App& app) {
       ->check(CLI::Range(0.001, 86400.0));
   cmd->add_option("--request-timeout", o->request_timeout_seconds,
                   "default per-request deadline in seconds (the body's \"timeout\" overrides)")
+      ->check(CLI::Range(0.001, 86400.0));
+  cmd->add_option("--step-timeout", o->step_timeout_seconds,
+                  "seconds one engine step may run before the watchdog fails its requests, "
+                  "aborts it and restarts the worker")
       ->check(CLI::Range(0.001, 86400.0));
   cmd->add_option("--api-key", o->api_key,
                   "require \"Authorization: Bearer KEY\" on /v1/* (default: env KEEL_API_KEY)");

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "keel/core/check.h"
 #include "keel/core/logging.h"
+#include "keel/engine/guarded_sink.h"
 #include "keel/engine/length_rules.h"
 #include "keel/engine/request_state.h"
 
@@ -41,6 +43,14 @@ Result<std::unique_ptr<Engine>> Engine::create(Executor& executor, EngineConfig 
       config.idle_poll.count() <= 0) {
     return InvalidArgumentError("max_queue_wait, default_timeout and idle_poll must be positive");
   }
+  if (config.step_timeout.count() <= 0 || config.watchdog_interval.count() <= 0 ||
+      config.abort_grace.count() <= 0 || config.stop_timeout.count() <= 0) {
+    return InvalidArgumentError(
+        "step_timeout, watchdog_interval, abort_grace and stop_timeout must be positive");
+  }
+  for (std::chrono::milliseconds t : config.phase_timeouts) {
+    if (t.count() < 0) return InvalidArgumentError("phase timeouts must be >= 0 (0: step_timeout)");
+  }
   if (config.admission_headroom_tokens < 0 || !(config.pressure_watermark_fraction >= 0.0) ||
       config.pressure_watermark_fraction > 1.0) {
     return InvalidArgumentError(
@@ -67,11 +77,17 @@ Engine::Engine(Executor& executor, EngineConfig config,
   logits_row_.resize(static_cast<size_t>(limits_.vocab_size));
   step_stats_.kv_blocks_total = pool_.num_total();
   stats_ = step_stats_;
+  executor_.attach_progress(&progress_);
 }
 
 Engine::~Engine() {
-  stop_loop();
+  const Status stopped = stop_loop();
+  // A lost worker thread still uses this object: destroying it would free
+  // memory under that thread. The owner must exit the process instead.
+  KEEL_CHECK(stopped.ok()) << "destroying an engine whose worker thread is lost: "
+                           << stopped.to_string();
   shutdown();
+  executor_.attach_progress(nullptr);
 }
 
 int64_t Engine::retry_after_seconds() const {
@@ -145,6 +161,9 @@ Status Engine::submit_with_seq(uint64_t seq, EngineRequest request,
   std::unique_ptr<RequestState> r = std::move(made).value();
   if (shutdown_) {
     ++stats_.num_rejected_shutdown;
+    if (stats_.worker_lost) {
+      return UnavailableError("the engine worker is lost ({}); restart keel", stats_.stall_reason);
+    }
     return UnavailableError("the engine is shutting down; send the request elsewhere");
   }
   r->seq = seq;
@@ -170,7 +189,9 @@ Status Engine::submit_with_seq(uint64_t seq, EngineRequest request,
         waited.count(), config_.max_queue_wait.count(), retry_after_seconds());
   }
   for (const std::string& a : r->adjustments) KEEL_LOG_INFO("request {}: {}", r->id, a);
-  r->sink = std::move(sink);
+  auto guarded = std::make_shared<GuardedSink>(std::move(sink));
+  r->sink = guarded;
+  live_sinks_.emplace(r->seq, std::move(guarded));
   live_ids_.emplace(r->id, r->seq);
   ++stats_.num_submitted;
   inbox_.push_back(std::move(r));
@@ -211,17 +232,45 @@ void Engine::run_loop(std::stop_token stop) {
     work_cv_.wait_for(lock, stop, config_.idle_poll, [&] { return wake_; });
     wake_ = false;
   }
+  std::lock_guard<std::mutex> lock(mu_);
+  loop_done_ = true;
+  work_cv_.notify_all();
 }
 
 void Engine::start() {
   if (loop_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    loop_done_ = false;
+  }
   loop_ = std::jthread([this](std::stop_token st) { run_loop(st); });
+  watchdog_ = std::jthread([this](std::stop_token st) { watchdog_loop(st); });
 }
 
-void Engine::stop_loop() {
-  if (!loop_.joinable()) return;
+Status Engine::stop_loop() {
+  if (watchdog_.joinable()) {
+    watchdog_.request_stop();
+    watchdog_cv_.notify_all();
+    watchdog_.join();  // bounded: its waits are watchdog_interval slices
+  }
+  if (!loop_.joinable()) return OkStatus();
   loop_.request_stop();
+  bool done = false;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    done = work_cv_.wait_for(lock, config_.stop_timeout, [&] { return loop_done_; });
+  }
+  if (!done) {
+    const StepProgress::Snapshot p = progress_.snapshot();
+    loop_.detach();
+    KEEL_LOG_ERROR("the engine loop did not stop within {} ms (step {} in {}); its thread is "
+                   "abandoned",
+                   config_.stop_timeout.count(), p.step, p.where());
+    return DeadlineExceededError("the engine loop did not stop within {} ms: stuck in {}",
+                                 config_.stop_timeout.count(), p.where());
+  }
   loop_.join();
+  return OkStatus();
 }
 
 EngineStats Engine::stats() const {

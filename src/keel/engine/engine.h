@@ -33,6 +33,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,6 +46,7 @@
 
 #include "keel/core/clock.h"
 #include "keel/core/result.h"
+#include "keel/core/step_progress.h"
 #include "keel/engine/executor.h"
 #include "keel/engine/request.h"
 #include "keel/engine/request_stream.h"
@@ -54,6 +56,7 @@
 namespace keel::engine {
 
 struct RequestState;
+class GuardedSink;
 
 struct EngineConfig {
   int64_t max_batch_tokens = 0;  // per-step token budget; 0: the executor's
@@ -68,6 +71,22 @@ struct EngineConfig {
   // The model's EOS ids (engine::eos_ids(runtime, tokenizer)), added to
   // every request's stop.eos_ids.
   std::vector<int32_t> eos_ids;
+
+  // Watchdog (watchdog.cc). A step running longer than step_timeout — or
+  // phase_timeouts[phase] where that is set (index: StepPhase) — is
+  // stalled: the watchdog logs a report, fails the step's requests
+  // (Unavailable, "engine step stalled for 61 s in forward layer 17"),
+  // raises the abort flag, and the worker restarts when the step returns.
+  // A step that has not returned abort_grace after the abort means the
+  // worker is lost: every live request fails and submits are refused.
+  std::chrono::milliseconds step_timeout{std::chrono::seconds(60)};
+  std::array<std::chrono::milliseconds, kNumStepPhases> phase_timeouts{};
+  std::chrono::milliseconds watchdog_interval{100};
+  std::chrono::milliseconds abort_grace{std::chrono::seconds(5)};
+  // How long stop_loop() waits for the loop thread.
+  std::chrono::milliseconds stop_timeout{std::chrono::seconds(10)};
+  // Extra lines for the stall report (memory state); may be empty.
+  std::function<std::string()> diagnostics;
 };
 
 // Counters for metrics and /health. A consistent snapshot.
@@ -91,6 +110,12 @@ struct EngineStats {
   int64_t kv_blocks_total = 0;
   bool memory_pressure = false;  // as judged by the last step
   SteadyTime last_step_time{};   // heartbeat, on the engine's clock
+  int64_t num_stalls = 0;           // steps the watchdog found stalled
+  int64_t num_worker_restarts = 0;  // stalled steps that returned after the abort
+  // While a stalled step has not returned: why ("engine step stalled for
+  // 61 s in forward layer 17"). Empty otherwise.
+  std::string stall_reason;
+  bool worker_lost = false;  // a stalled step never returned: restart keel
 };
 
 // What one step() did (tests, logs).
@@ -137,12 +162,21 @@ class Engine {
   bool has_work() const;
   // Steps until `stop`; sleeps at most idle_poll when a step ran nothing.
   void run_loop(std::stop_token stop);
-  // run_loop on an owned thread; stop_loop() asks it to stop and joins
-  // (waits at most for the step in flight).
+  // run_loop and the watchdog on owned threads; stop_loop() asks them to
+  // stop and waits at most config.stop_timeout for the step in flight.
+  // DeadlineExceeded if the loop thread did not end (a lost worker): it is
+  // detached and still uses the engine, so the engine must then not be
+  // destroyed — exit the process (the destructor CHECK-fails instead).
   void start();
-  void stop_loop();
+  Status stop_loop();
   // Ends every request (kShutdown, Unavailable) and refuses new ones.
   void shutdown();
+
+  // One watchdog pass at the clock's now (start() runs it every
+  // watchdog_interval; tests call it by hand). Returns the stall report
+  // when it found a newly stalled step.
+  std::optional<std::string> watchdog_check();
+  StepProgress::Snapshot progress() const { return progress_.snapshot(); }
 
   EngineStats stats() const;
   SteadyTime last_step_time() const;
@@ -175,6 +209,13 @@ class Engine {
                      Status status);
   void remove_finished();
   void publish(bool memory_pressure);
+  // Watchdog helpers (watchdog.cc).
+  void publish_watch_batch();
+  std::string stall_report(const StepProgress::Snapshot& p, const std::string& what) const;
+  void fail_stalled_batch(const std::string& message);
+  void declare_worker_lost(const StepProgress::Snapshot& p, SteadyTime now);
+  void after_aborted_step(int64_t num_failed);
+  void watchdog_loop(std::stop_token stop);
 
   Executor& executor_;
   memory::KvBlockPool& pool_;
@@ -207,8 +248,28 @@ class Engine {
   std::optional<SteadyTime> oldest_unstarted_arrival_;  // among waiting_, published by step()
   EngineStats stats_;
 
+  std::unordered_map<uint64_t, std::shared_ptr<GuardedSink>> live_sinks_;  // by seq
+  bool loop_done_ = true;  // guarded by mu_: the loop thread has returned
+
+  // Watchdog state, guarded by watch_mu_ (never taken while holding mu_).
+  StepProgress progress_;
+  mutable std::mutex watch_mu_;
+  struct WatchEntry {
+    std::string id;
+    int64_t prompt_tokens = 0;
+    int64_t generated_tokens = 0;
+    int64_t step_tokens = 0;
+    int64_t num_blocks = 0;
+    std::shared_ptr<GuardedSink> sink;
+  };
+  std::vector<WatchEntry> watch_batch_;
+  uint64_t fired_step_ = 0;  // the step the watchdog fired on; 0: none
+  SteadyTime fired_at_{};
+
   std::atomic<uint64_t> next_seq_{1};
   std::jthread loop_;
+  std::jthread watchdog_;
+  std::condition_variable_any watchdog_cv_;  // wakes the watchdog for stop
 };
 
 }  // namespace keel::engine

@@ -49,10 +49,14 @@ StepReport Engine::step() {
     std::lock_guard<std::mutex> lock(mu_);
     state.memory_pressure = memory_pressure_;
   }
+  progress_.begin_step(now);
   const SchedulerOutput plan = schedule(sched_config_, state);
   apply_plan(plan, now, report);
   if (!batch_.empty()) {
+    publish_watch_batch();
+    progress_.set_phase(StepPhase::kForward, clock_.now());
     const Result<std::span<const float>> logits = executor_.execute(batch_);
+    progress_.set_phase(StepPhase::kSample, clock_.now());
     ++step_stats_.num_steps;
     const auto vocab = static_cast<size_t>(limits_.vocab_size);
     size_t rows = 0;
@@ -83,9 +87,22 @@ StepReport Engine::step() {
       }
     }
   }
+  if (progress_.abort_requested()) after_aborted_step(static_cast<int64_t>(batch_.size()));
   remove_finished();
   publish(plan.memory_pressure);
+  progress_.end_step(clock_.now());
+  if (!batch_.empty()) {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    watch_batch_.clear();
+  }
   report.num_ended = num_ended_this_step_;
+  if (report.num_sequences == 0 && report.num_ended == 0) return report;
+  KEEL_LOG_DEBUG("step {}: {} sequences, {} tokens ({} admitted, {} preempted, {} ended); KV "
+                 "blocks {}/{} used; {} running, {} waiting",
+                 progress_.snapshot().step, report.num_sequences, report.num_scheduled_tokens,
+                 report.num_admitted, report.num_preempted, report.num_ended,
+                 pool_.num_total() - pool_.num_free(), pool_.num_total(), running_.size(),
+                 waiting_.size());
   return report;
 }
 
@@ -319,6 +336,7 @@ void Engine::end(RequestState& r, sampling::FinishInfo finish, KeelReason reason
   r.sink->on_final(std::move(f));
   std::lock_guard<std::mutex> lock(mu_);
   live_ids_.erase(r.id);
+  live_sinks_.erase(r.seq);
 }
 
 void Engine::remove_finished() {
@@ -345,6 +363,9 @@ void Engine::publish(bool memory_pressure) {
   s.num_rejected_queue_full = stats_.num_rejected_queue_full;
   s.num_rejected_queue_wait = stats_.num_rejected_queue_wait;
   s.num_rejected_shutdown = stats_.num_rejected_shutdown;
+  s.num_stalls = stats_.num_stalls;  // the watchdog's
+  s.stall_reason = stats_.stall_reason;
+  s.worker_lost = stats_.worker_lost;
   stats_ = s;
 }
 

@@ -9,6 +9,8 @@
 //   order. The view is valid until the next execute().
 // - A failed step returns a non-OK status; the KV contents of the sequences
 //   in that batch are then unspecified (the engine fails those requests).
+// - A step whose progress abort flag is raised (a watchdog) returns
+//   Cancelled soon — between layers, or from inside a stall.
 // - The batch respects limits(): at most max_batch_tokens tokens, at most
 //   max_logit_rows rows, positions below max_context_tokens.
 // Thread-safety: execute() is called by one thread at a time (the engine's
@@ -19,6 +21,7 @@
 #include <span>
 
 #include "keel/core/result.h"
+#include "keel/core/step_progress.h"
 #include "keel/memory/kv_block_pool.h"
 #include "keel/model/model.h"
 
@@ -39,6 +42,10 @@ class Executor {
   virtual memory::KvBlockPool& kv_pool() = 0;
   // (rows, vocab_size) logits for the batch; see the contract above.
   virtual Result<std::span<const float>> execute(std::span<const model::SequenceStep> batch) = 0;
+  // Where execute() reports its progress (layer) and sees an abort
+  // request (then it returns Cancelled soon). Called once, before the
+  // first execute(); `progress` outlives the executor's use of it.
+  virtual void attach_progress(StepProgress* progress) = 0;
 };
 
 }  // namespace keel::engine

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "keel/core/fault.h"
+
 namespace keel::engine {
 
 Result<std::unique_ptr<FakeExecutor>> FakeExecutor::create(const FakeExecutorOptions& options) {
@@ -134,6 +136,15 @@ Result<std::span<const float>> FakeExecutor::execute(std::span<const model::Sequ
   if (fail_count_ > 0) {
     --fail_count_;
     return fail_status_;
+  }
+  if (fault::any_armed()) {
+    const fault::Site site{.phase = "forward",
+                           .abort = progress_ != nullptr ? &progress_->abort_flag() : nullptr};
+    KEEL_RETURN_IF_ERROR(fault::check(fault::Point::kStepStall, site));
+    KEEL_RETURN_IF_ERROR(fault::check(fault::Point::kKernelError, site));
+  }
+  if (progress_ != nullptr && progress_->abort_requested()) {
+    return CancelledError("the step was aborted (watchdog)");
   }
   KEEL_RETURN_IF_ERROR(check(batch));
   int64_t rows = 0;

@@ -57,6 +57,9 @@ class FakeExecutor final : public Executor {
   ExecutorLimits limits() const override;
   memory::KvBlockPool& kv_pool() override { return *pool_; }
   Result<std::span<const float>> execute(std::span<const model::SequenceStep> batch) override;
+  // execute() hits the fault points step.stall and kernel.error (phase
+  // "forward") with this progress's abort flag, as the model does.
+  void attach_progress(StepProgress* progress) override { progress_ = progress; }
 
   // The next `count` execute() calls fail with `status` (must be non-OK).
   void fail_next_steps(int count, Status status);
@@ -80,6 +83,7 @@ class FakeExecutor final : public Executor {
   std::vector<std::vector<FakeSeqRecord>> steps_;  // guarded by mu_
   int fail_count_ = 0;  // guarded by mu_
   Status fail_status_;  // guarded by mu_
+  StepProgress* progress_ = nullptr;
 };
 
 }  // namespace keel::engine

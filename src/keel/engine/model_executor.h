@@ -16,6 +16,7 @@ class ModelExecutor final : public Executor {
   ExecutorLimits limits() const override;
   memory::KvBlockPool& kv_pool() override { return *runtime_.kv_pool; }
   Result<std::span<const float>> execute(std::span<const model::SequenceStep> batch) override;
+  void attach_progress(StepProgress* progress) override { runtime_.model->set_progress(progress); }
 
   const model::Runtime& runtime() const { return runtime_; }
   model::Runtime& runtime() { return runtime_; }

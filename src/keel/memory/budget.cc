@@ -1,10 +1,12 @@
 #include "keel/memory/budget.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 
 #include "keel/core/check.h"
+#include "keel/core/fault.h"
 #include "keel/memory/bytes.h"
 
 namespace keel::memory {
@@ -21,6 +23,7 @@ struct Reservation::Ledger {
   uint64_t num_refused = 0;          // guarded by mu
   std::map<std::string, uint64_t, std::less<>> by_label;  // guarded by mu
   std::shared_ptr<FaultInjector> injector;                // guarded by mu
+  std::atomic<int> rank{-1};
 
   // Requires mu held.
   BudgetSnapshot snapshot_locked() const {
@@ -82,6 +85,18 @@ std::string BudgetSnapshot::to_string() const {
   return out;
 }
 
+namespace {
+
+// The core fault point a reservation label maps to, if any.
+std::optional<fault::Point> fault_point_for(std::string_view what) {
+  if (what.starts_with("KV pool")) return fault::Point::kKvPoolAlloc;
+  if (what.starts_with("workspace")) return fault::Point::kWorkspaceAlloc;
+  if (what.starts_with("weights")) return fault::Point::kWeightsAlloc;
+  return std::nullopt;
+}
+
+}  // namespace
+
 MemoryBudget::MemoryBudget(uint64_t limit_bytes, std::string name)
     : ledger_(std::make_shared<Reservation::Ledger>(limit_bytes, std::move(name))) {}
 
@@ -93,6 +108,15 @@ Result<Reservation> MemoryBudget::reserve(uint64_t bytes, std::string_view what)
   }
   // Consulted outside the lock so an injector may itself inspect the budget.
   if (injector != nullptr) KEEL_RETURN_IF_ERROR(injector->before_reserve(what, bytes));
+  if (fault::any_armed()) {
+    if (std::optional<fault::Point> point = fault_point_for(what)) {
+      Status s = fault::check(*point, {.rank = ledger_->rank.load(std::memory_order_relaxed)});
+      if (!s.ok()) {
+        return Status(s.code(), fmt::format("{} needs {}: {}", what, format_bytes(bytes),
+                                            s.message()));
+      }
+    }
+  }
 
   std::lock_guard<std::mutex> lock(ledger_->mu);
   uint64_t free = ledger_->limit_bytes - ledger_->reserved_bytes;
@@ -130,5 +154,9 @@ void MemoryBudget::set_fault_injector(std::shared_ptr<FaultInjector> injector) {
   std::lock_guard<std::mutex> lock(ledger_->mu);
   ledger_->injector = std::move(injector);
 }
+
+void MemoryBudget::set_rank(int rank) { ledger_->rank.store(rank, std::memory_order_relaxed); }
+
+int MemoryBudget::rank() const { return ledger_->rank.load(std::memory_order_relaxed); }
 
 }  // namespace keel::memory

@@ -11,7 +11,12 @@
 //   bytes. It is move-only. It keeps the ledger alive (shared ownership), so
 //   reservations may outlive the MemoryBudget object that issued them.
 // - reserved_bytes() <= limit_bytes() always holds.
-// - An optional FaultInjector is consulted before every reservation.
+// - An optional FaultInjector is consulted before every reservation, and so
+//   are the core fault points (core/fault.h) for the labels they name:
+//   "KV pool..." -> kv_pool.alloc, "workspace..." -> workspace.alloc,
+//   "weights..." -> weights.alloc, hit with the budget's rank(). An injected
+//   fault returns ResourceExhausted "<what> needs <bytes>: injected fault
+//   <point> (hit N)" and reserves nothing.
 // Thread-safety: all methods are safe to call concurrently; a Reservation is
 // a value owned by one thread at a time.
 #pragma once
@@ -88,6 +93,12 @@ class MemoryBudget {
 
   // Installs (or with nullptr removes) the fault hook consulted by reserve().
   void set_fault_injector(std::shared_ptr<FaultInjector> injector);
+
+  // The tensor-parallel rank whose memory this budget holds (-1: none, the
+  // default). Fault points hit by reserve() (and by a KvBlockPool created on
+  // this budget's device afterwards) carry it, so `rank=R` arms select it.
+  void set_rank(int rank);
+  int rank() const;
 
  private:
   std::shared_ptr<Reservation::Ledger> ledger_;

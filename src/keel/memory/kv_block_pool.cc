@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "keel/core/check.h"
+#include "keel/core/fault.h"
 #include "keel/memory/bytes.h"
 
 namespace keel::memory {
@@ -21,14 +22,17 @@ Result<std::unique_ptr<KvBlockPool>> KvBlockPool::create(const KvCacheShape& sha
                                 format_bytes(shape.bytes_per_block()));
   }
   KEEL_ASSIGN_OR_RETURN(DeviceBuffer storage, device.allocate(bytes, "KV pool"));
-  return std::unique_ptr<KvBlockPool>(new KvBlockPool(shape, num_blocks, std::move(storage)));
+  return std::unique_ptr<KvBlockPool>(
+      new KvBlockPool(shape, num_blocks, std::move(storage), device.budget().rank()));
 }
 
-KvBlockPool::KvBlockPool(const KvCacheShape& shape, int64_t num_blocks, DeviceBuffer storage)
+KvBlockPool::KvBlockPool(const KvCacheShape& shape, int64_t num_blocks, DeviceBuffer storage,
+                         int rank)
     : shape_(shape),
       bytes_per_layer_block_(static_cast<uint64_t>(shape.num_kv_heads) * shape.block_size_tokens *
                              shape.head_dim * kv_dtype_bytes(shape.dtype)),
       storage_(std::move(storage)),
+      rank_(rank),
       ref_counts_(static_cast<size_t>(num_blocks), 0),
       on_free_list_(static_cast<size_t>(num_blocks), 1) {
   free_list_.reserve(static_cast<size_t>(num_blocks));
@@ -72,7 +76,15 @@ Status KvBlockPool::allocate_locked(int64_t n, std::vector<BlockId>& out) {
   return OkStatus();
 }
 
+Status KvBlockPool::check_fault_point(int64_t n) const {
+  if (n <= 0) return OkStatus();
+  Status s = fault::check(fault::Point::kKvPoolAllocBlocks, {.rank = rank_});
+  if (s.ok()) return s;
+  return Status(s.code(), fmt::format("KV pool: {} blocks requested: {}", n, s.message()));
+}
+
 Result<std::vector<BlockId>> KvBlockPool::allocate(int64_t n) {
+  KEEL_RETURN_IF_ERROR(check_fault_point(n));
   std::vector<BlockId> out;
   if (n > 0) out.reserve(static_cast<size_t>(std::min<int64_t>(n, num_total())));
   std::lock_guard<std::mutex> lock(mu_);
@@ -81,6 +93,7 @@ Result<std::vector<BlockId>> KvBlockPool::allocate(int64_t n) {
 }
 
 Status KvBlockPool::allocate_append(int64_t n, std::vector<BlockId>& out) {
+  KEEL_RETURN_IF_ERROR(check_fault_point(n));
   std::lock_guard<std::mutex> lock(mu_);
   return allocate_locked(n, out);
 }

@@ -14,6 +14,10 @@
 //   or in use (ref_count >= 1, not on the free list).
 // - allocate(n) is all-or-nothing: n blocks with ref_count 1, or
 //   ResourceExhausted naming how many were free, and nothing changes.
+//   For n > 0 it first hits the core fault point kv_pool.alloc_blocks
+//   (core/fault.h; rank: the device budget's rank() at create()), outside
+//   the pool's lock; an injected fault is returned as ResourceExhausted
+//   "KV pool: <n> blocks requested: injected fault ..." and nothing changes.
 // - retain() adds an owner (later: prefix sharing, forks); release() drops
 //   one; the block returns to the free list when the last owner releases it.
 //   Releasing a free block or an unknown id is a caller bug reported as
@@ -81,13 +85,15 @@ class KvBlockPool {
   void* block_v(BlockId block, int layer) const;
 
  private:
-  KvBlockPool(const KvCacheShape& shape, int64_t num_blocks, DeviceBuffer storage);
+  KvBlockPool(const KvCacheShape& shape, int64_t num_blocks, DeviceBuffer storage, int rank);
   Status check_id(BlockId block) const;  // requires mu_ held or immutable data only
   Status allocate_locked(int64_t n, std::vector<BlockId>& out);
+  Status check_fault_point(int64_t n) const;
 
   const KvCacheShape shape_;
   const uint64_t bytes_per_layer_block_;  // num_kv_heads * block_size_tokens * head_dim * dtype
   DeviceBuffer storage_;                  // k then v, see the layout above
+  const int rank_;                        // for fault points; -1: none
   mutable std::mutex mu_;
   std::vector<uint32_t> ref_counts_;      // guarded by mu_; (num_blocks)
   std::vector<uint8_t> on_free_list_;     // guarded by mu_; (num_blocks), 1 if free

@@ -143,6 +143,24 @@ std::optional<CgroupMemory> read_cgroup_memory(const SystemPaths& paths) {
   return out;
 }
 
+Result<uint64_t> read_process_rss_bytes(const SystemPaths& paths) {
+  auto text = read_file(paths.proc_self_status);
+  if (!text) return NotFoundError("cannot read {}", paths.proc_self_status);
+  std::istringstream lines(*text);
+  for (std::string line; std::getline(lines, line);) {
+    // "VmRSS:\t  123456 kB"
+    if (!line.starts_with("VmRSS:")) continue;
+    std::string_view rest = trim(std::string_view(line).substr(6));
+    if (rest.size() < 3 || rest.substr(rest.size() - 3) != " kB") {
+      return DataLossError("{}: line '{}' does not end in ' kB'", paths.proc_self_status, line);
+    }
+    auto kib = parse_u64(rest.substr(0, rest.size() - 3));
+    if (!kib) return DataLossError("{}: line '{}' has no number", paths.proc_self_status, line);
+    return *kib * 1024;
+  }
+  return DataLossError("{} has no VmRSS line", paths.proc_self_status);
+}
+
 Result<CpuBudgetReport> compute_cpu_budget(const MemInfo& meminfo,
                                            const std::optional<CgroupMemory>& cgroup) {
   CpuBudgetReport r;

@@ -29,6 +29,7 @@ struct SystemPaths {
   std::string proc_meminfo = "/proc/meminfo";
   std::string proc_self_cgroup = "/proc/self/cgroup";
   std::string cgroup_root = "/sys/fs/cgroup";  // v1 controllers are under <root>/memory
+  std::string proc_self_status = "/proc/self/status";  // VmRSS, for the memory monitor
 };
 
 struct MemInfo {
@@ -49,6 +50,11 @@ Result<MemInfo> read_meminfo(const SystemPaths& paths = {});
 // The cgroup memory limit that applies to this process, or nullopt when
 // there is none (no cgroup file, "max", or the v1 "unlimited" sentinel).
 std::optional<CgroupMemory> read_cgroup_memory(const SystemPaths& paths = {});
+
+// This process's resident set size (the VmRSS line of /proc/self/status).
+// NotFound if the file cannot be read; DataLoss if it lacks VmRSS or the
+// line is garbled.
+Result<uint64_t> read_process_rss_bytes(const SystemPaths& paths = {});
 
 struct CpuBudgetReport {
   MemInfo meminfo;

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "keel/core/fault.h"
+
 namespace keel::model {
 namespace {
 
@@ -204,6 +206,7 @@ Result<std::span<const float>> Model::forward(std::span<const SequenceStep> batc
   KEEL_RETURN_IF_ERROR(kernels_.embedding(
       weights_.embedding, {ws.ids, static_cast<size_t>(num_tokens)}, ws.x));
   for (int l = 0; l < config_.num_layers; ++l) {
+    KEEL_RETURN_IF_ERROR(before_layer(l));
     KEEL_RETURN_IF_ERROR(layer(l, batch, num_tokens, pool));
   }
   // Gather the rows that need logits, then final norm and lm_head on those only.
@@ -224,6 +227,24 @@ Result<std::span<const float>> Model::forward(std::span<const SequenceStep> batc
       kernels_.rmsnorm(ws.rows, weights_.final_norm, config_.rms_norm_eps, num_rows, h, ws.rows));
   KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.rows, num_rows, weights_.lm_head, nullptr, ws.logits, ws.bf16));
   return std::span<const float>(ws.logits, static_cast<size_t>(num_rows * config_.vocab_size));
+}
+
+// Progress for the watchdog, its abort, and the per-layer fault points
+// (one relaxed load each when nothing is armed).
+Status Model::before_layer(int index) {
+  if (progress_ != nullptr) {
+    progress_->set_layer(index);
+    if (progress_->abort_requested()) {
+      return CancelledError("the step was aborted before layer {} (watchdog)", index);
+    }
+  }
+  if (fault::any_armed()) {
+    const fault::Site site{.phase = "forward",
+                           .abort = progress_ != nullptr ? &progress_->abort_flag() : nullptr};
+    KEEL_RETURN_IF_ERROR(fault::check(fault::Point::kStepStall, site));
+    KEEL_RETURN_IF_ERROR(fault::check(fault::Point::kKernelError, site));
+  }
+  return OkStatus();
 }
 
 Status Model::layer(int index, std::span<const SequenceStep> batch, int64_t num_tokens,

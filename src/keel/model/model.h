@@ -36,6 +36,7 @@
 #include "keel/backend/cpu/kernels.h"
 #include "keel/backend/rope.h"
 #include "keel/core/result.h"
+#include "keel/core/step_progress.h"
 #include "keel/memory/device.h"
 #include "keel/memory/kv_block_pool.h"
 #include "keel/model/config.h"
@@ -86,12 +87,17 @@ class Model {
   Result<std::span<const float>> forward(std::span<const SequenceStep> batch,
                                          memory::KvBlockPool& pool);
 
+  // Where forward() reports its layer and checks for an abort between
+  // layers (Cancelled); nullptr: neither. Not owned; set between steps.
+  void set_progress(StepProgress* progress) { progress_ = progress; }
+
  private:
   struct Workspace;
   Model(const ModelConfig& config, ModelWeights weights, backend::CpuKernels kernels,
         ModelOptions options);
   Status check_batch(std::span<const SequenceStep> batch, const memory::KvBlockPool& pool,
                      int64_t* num_tokens, int64_t* num_rows) const;
+  Status before_layer(int index);
   Status layer(int index, std::span<const SequenceStep> batch, int64_t num_tokens,
                memory::KvBlockPool& pool);
 
@@ -102,6 +108,7 @@ class Model {
   std::optional<backend::RopeTable> rope_;
   memory::Reservation rope_reservation_;
   std::unique_ptr<Workspace> ws_;
+  StepProgress* progress_ = nullptr;
 };
 
 }  // namespace keel::model

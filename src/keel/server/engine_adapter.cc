@@ -88,15 +88,20 @@ EngineSnapshot EngineAdapter::snapshot() const {
   snap.kv_blocks_used = s.kv_blocks_used;
   snap.kv_blocks_total = s.kv_blocks_total;
   snap.num_preemptions = s.num_preemptions;
+  snap.num_stalls = s.num_stalls;
+  snap.num_worker_restarts = s.num_worker_restarts;
+  if (s.worker_lost) snap.unhealthy_reason = "the engine worker is lost: " + s.stall_reason;
   snap.heartbeat_age = engine_.heartbeat_age();
   snap.retry_after_seconds = engine_.retry_after_seconds();
   std::lock_guard<std::mutex> lock(mu_);
-  snap.ready = not_ready_reason_.empty() && snap.heartbeat_age.has_value();
   if (!not_ready_reason_.empty()) {
     snap.not_ready_reason = not_ready_reason_;
   } else if (!snap.heartbeat_age) {
     snap.not_ready_reason = "the engine loop has not started";
+  } else if (!s.stall_reason.empty()) {
+    snap.not_ready_reason = s.stall_reason;
   }
+  snap.ready = snap.not_ready_reason.empty();
   return snap;
 }
 

@@ -112,6 +112,11 @@ struct EngineSnapshot {
   int64_t kv_blocks_used = 0;
   int64_t kv_blocks_total = 0;
   int64_t num_preemptions = 0;  // total since start (monotonic)
+  int64_t num_stalls = 0;           // steps the watchdog found stalled (monotonic)
+  int64_t num_worker_restarts = 0;  // engine worker restarts after a stall (monotonic)
+  // Set while the engine cannot make progress at all (a lost worker):
+  // /health answers 503 with it whatever the heartbeat says.
+  std::string unhealthy_reason;
   // Time since the engine loop last showed progress: it finished a step or
   // found itself idle (an idle loop must keep beating). nullopt: the loop
   // has not started.

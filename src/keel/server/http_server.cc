@@ -187,6 +187,11 @@ void HttpServer::Impl::health(Response& res) {
     return;
   }
   const int64_t age_ms = s.heartbeat_age->count();
+  if (!s.unhealthy_reason.empty()) {
+    json_reply(res, 503,
+               {{"status", "unhealthy"}, {"reason", s.unhealthy_reason}, {"heartbeat_age_ms", age_ms}});
+    return;
+  }
   if (*s.heartbeat_age > ctx.config.max_heartbeat_age) {
     json_reply(res, 503,
                {{"status", "unhealthy"},

@@ -82,6 +82,14 @@ ServerMetrics::ServerMetrics()
                        .counter("keel_preemptions_total",
                                 "Times a request's KV cache was dropped to be recomputed.")
                        .labels({})),
+      stalls_(registry_
+                  .counter("keel_engine_stalls_total",
+                           "Engine steps the watchdog found stalled (their requests failed).")
+                  .labels({})),
+      restarts_(registry_
+                    .counter("keel_engine_restarts_total",
+                             "Engine worker restarts after a stalled step was aborted.")
+                    .labels({})),
       heartbeat_age_(registry_
                          .gauge("keel_engine_heartbeat_age_seconds",
                                 "Seconds since the engine loop last showed progress (-1: not "
@@ -124,6 +132,8 @@ std::string ServerMetrics::render(const EngineSnapshot& e, int64_t open_connecti
   kv_used_.set(static_cast<double>(e.kv_blocks_used));
   kv_total_.set(static_cast<double>(e.kv_blocks_total));
   preemptions_.raise_to(static_cast<double>(e.num_preemptions));
+  stalls_.raise_to(static_cast<double>(e.num_stalls));
+  restarts_.raise_to(static_cast<double>(e.num_worker_restarts));
   heartbeat_age_.set(e.heartbeat_age ? static_cast<double>(e.heartbeat_age->count()) / 1000.0
                                      : -1.0);
   ready_.set(e.ready ? 1 : 0);

@@ -9,6 +9,7 @@
 //   keel_e2e_request_latency_seconds, keel_request_queue_time_seconds  histograms
 //   keel_kv_blocks_used / keel_kv_blocks_capacity                gauges (engine)
 //   keel_preemptions_total                                    counter (engine)
+//   keel_engine_stalls_total, keel_engine_restarts_total     counters (engine watchdog)
 //   keel_engine_heartbeat_age_seconds, keel_engine_ready      gauges (engine)
 //   keel_http_connections_open                                gauge
 //   process_resident_memory_bytes, process_virtual_memory_bytes  gauges (/proc)
@@ -58,6 +59,8 @@ class ServerMetrics {
   metrics::Gauge& kv_used_;
   metrics::Gauge& kv_total_;
   metrics::Counter& preemptions_;
+  metrics::Counter& stalls_;
+  metrics::Counter& restarts_;
   metrics::Gauge& heartbeat_age_;
   metrics::Gauge& ready_;
   metrics::Gauge& connections_;

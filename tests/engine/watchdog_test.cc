@@ -1,0 +1,210 @@
+// The watchdog over the FakeExecutor: a step stalled (fault point
+// step.stall) past its timeout is reported, its requests fail at once with
+// where it was stuck, the step is aborted and the worker restarts with the
+// queued requests kept; a step that ignores the abort makes the worker lost
+// (every live request fails, submits are refused). The pool is whole after
+// each scenario. Engine time is a FakeClock; the stalled step runs on its
+// own thread and every wait in the test is bounded.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <future>
+#include <thread>
+
+#include "engine/engine_fixture.h"
+#include "keel/core/fault.h"
+
+namespace keel::engine {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Runs engine.step() on a thread; join() waits at most `within`.
+class StepThread {
+ public:
+  explicit StepThread(Engine& e) : done_(std::async(std::launch::async, [&e] { e.step(); })) {}
+  bool join(std::chrono::milliseconds within) {
+    return done_.wait_for(within) == std::future_status::ready;
+  }
+
+ private:
+  std::future<void> done_;
+};
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds within = 5s) {
+  const auto until = std::chrono::steady_clock::now() + within;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+class WatchdogTest : public testing::EngineFixture {
+ protected:
+  EngineConfig config() {
+    EngineConfig c;
+    c.step_timeout = 1s;
+    c.abort_grace = 5s;
+    c.max_running = 2;
+    return c;
+  }
+  bool in_forward() const { return engine_->progress().phase == StepPhase::kForward; }
+};
+
+TEST_F(WatchdogTest, StalledStepIsReportedFailedAbortedAndTheWorkerRestarts) {
+  start({}, config());
+  auto a = submit(greedy(prompt_of(5, 1), 4));
+  auto b = submit(greedy(prompt_of(6, 2), 4));
+  auto c = submit(greedy(prompt_of(7, 3), 4));  // queued: max_running 2
+  fault::ScopedFaults faults("step.stall:nth=1:stall=60s");
+  StepThread t(*engine_);
+  ASSERT_TRUE(wait_until([&] { return in_forward(); })) << "the step never reached forward";
+  EXPECT_FALSE(engine_->watchdog_check().has_value()) << "fired before the timeout";
+  clock_.advance(2s);
+  std::optional<std::string> report = engine_->watchdog_check();
+  ASSERT_TRUE(report.has_value());
+  EXPECT_NE(report->find("engine step stalled for 2 s in forward"), std::string::npos) << *report;
+  EXPECT_NE(report->find(a->id()), std::string::npos) << *report;
+  EXPECT_NE(report->find(b->id()), std::string::npos) << *report;
+  EXPECT_NE(report->find("KV pool:"), std::string::npos) << *report;
+  // The step's requests have their error now, before the step returns.
+  for (auto* s : {a.get(), b.get()}) {
+    auto out = s->collect(Deadline::after(1s));
+    ASSERT_TRUE(out.ok()) << out.status().to_string();
+    const RequestFinal& f = *out->final_info;
+    EXPECT_EQ(f.status.code(), StatusCode::kUnavailable);
+    EXPECT_NE(f.status.message().find("engine step stalled for 2 s in forward"),
+              std::string_view::npos)
+        << f.status.to_string();
+    EXPECT_GE(f.retry_after_seconds, 1);
+  }
+  EXPECT_FALSE(engine_->stats().stall_reason.empty());
+  ASSERT_TRUE(t.join(2s)) << "the aborted step did not return";
+  EXPECT_FALSE(engine_->watchdog_check().has_value()) << "fired twice";
+  // The worker goes on: the queued request completes normally.
+  run();
+  auto out = c->collect(Deadline::after(1s));
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->final_info->status.ok()) << out->final_info->status.to_string();
+  EXPECT_EQ(out->token_ids, expected(prompt_of(7, 3), 4));
+  const EngineStats st = engine_->stats();
+  EXPECT_EQ(st.num_stalls, 1);
+  EXPECT_EQ(st.num_worker_restarts, 1);
+  EXPECT_TRUE(st.stall_reason.empty());
+  EXPECT_FALSE(st.worker_lost);
+  expect_pool_whole();
+}
+
+TEST_F(WatchdogTest, PhaseTimeoutOverridesTheStepTimeout) {
+  EngineConfig c = config();
+  c.step_timeout = 60s;
+  c.phase_timeouts[static_cast<size_t>(StepPhase::kForward)] = 500ms;
+  start({}, c);
+  auto a = submit(greedy(prompt_of(5, 1), 3));
+  fault::ScopedFaults faults("step.stall:nth=1:stall=60s");
+  StepThread t(*engine_);
+  ASSERT_TRUE(wait_until([&] { return in_forward(); }));
+  clock_.advance(400ms);
+  EXPECT_FALSE(engine_->watchdog_check().has_value());
+  clock_.advance(200ms);
+  ASSERT_TRUE(engine_->watchdog_check().has_value());
+  ASSERT_TRUE(t.join(2s));
+  auto out = a->collect(Deadline::after(1s));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->final_info->status.code(), StatusCode::kUnavailable);
+  expect_pool_whole();
+}
+
+// A stall clock whose sleeps block until released: a step that ignores the
+// abort, as a kernel stuck in a loop would.
+class StuckClock final : public fault::StallClock {
+ public:
+  SteadyTime now() const override { return std::chrono::steady_clock::now(); }
+  void sleep_for(std::chrono::nanoseconds) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, 30s, [&] { return released_; });
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+};
+
+TEST_F(WatchdogTest, AStepThatIgnoresTheAbortMakesTheWorkerLost) {
+  start({}, config());
+  auto a = submit(greedy(prompt_of(5, 1), 4));
+  auto b = submit(greedy(prompt_of(6, 2), 4));
+  auto c = submit(greedy(prompt_of(7, 3), 4));  // queued
+  fault::ScopedFaults faults("step.stall:nth=1:stall=60s");
+  StuckClock stuck;
+  fault::set_stall_clock(&stuck);
+  StepThread t(*engine_);
+  ASSERT_TRUE(wait_until([&] { return in_forward(); }));
+  clock_.advance(2s);
+  ASSERT_TRUE(engine_->watchdog_check().has_value());
+  clock_.advance(4s);
+  engine_->watchdog_check();
+  EXPECT_FALSE(engine_->stats().worker_lost) << "declared lost before abort_grace";
+  clock_.advance(2s);
+  engine_->watchdog_check();
+  const EngineStats st = engine_->stats();
+  EXPECT_TRUE(st.worker_lost);
+  EXPECT_NE(st.stall_reason.find("did not return"), std::string::npos) << st.stall_reason;
+  // Every live request has ended, the queued one too, and new ones are refused.
+  for (auto* s : {a.get(), b.get(), c.get()}) {
+    auto out = s->collect(Deadline::after(1s));
+    ASSERT_TRUE(out.ok()) << s->id() << ": " << out.status().to_string();
+    EXPECT_EQ(out->final_info->status.code(), StatusCode::kUnavailable);
+  }
+  auto refused = engine_->submit(greedy(prompt_of(3, 4), 2));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("lost"), std::string_view::npos)
+      << refused.status().to_string();
+  // Let the stuck step go so the test can clean up.
+  stuck.release();
+  ASSERT_TRUE(t.join(5s));
+  fault::set_stall_clock(nullptr);
+  engine_->shutdown();
+  expect_pool_whole();
+}
+
+TEST(WatchdogRealTimeTest, StalledRequestFailsWithinASecondAndTheNextIsServed) {
+  auto exec = FakeExecutor::create({});
+  ASSERT_TRUE(exec.ok());
+  EngineConfig c;
+  c.step_timeout = 300ms;
+  c.watchdog_interval = 20ms;
+  auto engine = Engine::create(**exec, c, std::nullopt);
+  ASSERT_TRUE(engine.ok());
+  fault::ScopedFaults faults("step.stall:nth=1:stall=30s");
+  (*engine)->start();
+  EngineRequest r;
+  r.prompt_ids = {1, 2, 3};
+  r.max_new_tokens = 4;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto stalled = (*engine)->submit(r);
+  ASSERT_TRUE(stalled.ok());
+  auto out = (*stalled)->collect(Deadline::after(5s));
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(out.ok()) << "no final within 5 s: " << out.status().to_string();
+  EXPECT_EQ(out->final_info->status.code(), StatusCode::kUnavailable);
+  EXPECT_LT(secs, 1.3) << "the stalled request took " << secs << " s to fail";
+  auto next = (*engine)->submit(r);
+  ASSERT_TRUE(next.ok());
+  auto out2 = (*next)->collect(Deadline::after(5s));
+  ASSERT_TRUE(out2.ok());
+  EXPECT_TRUE(out2->final_info->status.ok()) << out2->final_info->status.to_string();
+  EXPECT_EQ(out2->token_ids.size(), 4u);
+  EXPECT_TRUE((*engine)->stop_loop().ok());
+  EXPECT_EQ((*engine)->stats().num_worker_restarts, 1);
+}
+
+}  // namespace
+}  // namespace keel::engine
