@@ -115,6 +115,45 @@ def main():
         rc, _ = stop_server(p)
         check(rc == 0, "second server exits 0")
 
+        # Memory thresholds below what the host uses: admission closes.
+        p, url, _ = start_server(model, "--memory-limit", "512MiB", "--memory-warn", "0.001",
+                                 "--memory-critical", "0.002", "--monitor-interval", "0.05")
+        time.sleep(0.3)
+        ready = json.loads(curl(f"{url}/ready"))
+        check(ready["status"] == "not_ready" and "memory critical" in ready["reason"],
+              f"--memory-critical: /ready not_ready with the reason ({ready})")
+        code = curl("-o", "/dev/null", "-w", "%{http_code}", f"{url}/v1/completions", "-H",
+                    "Content-Type: application/json", "-d", body)
+        check(code == "503", f"--memory-critical: a new request gets 503 ({code})")
+        check("keel_memory_pressure_level 2" in curl(f"{url}/metrics"), "memory level in /metrics")
+        stop_server(p)
+
+        # A stalled step (fault point) is failed by the watchdog; the next is served.
+        p, url, _ = start_server(model, "--memory-limit", "512MiB", "--step-timeout", "0.3",
+                                 "--inject-fault", "step.stall:nth=1:stall=30s")
+        t0 = time.time()
+        out = curl("-w", "\n%{http_code}", f"{url}/v1/completions", "-H",
+                   "Content-Type: application/json", "-d", body)
+        secs = time.time() - t0
+        text, code = out.rsplit("\n", 1)
+        check(code == "503" and "engine step stalled" in text and secs < 1.5,
+              f"stalled step: 503 naming the stall after {secs:.2f} s ({code} {text[:120]})")
+        r = json.loads(curl(f"{url}/v1/completions", "-H", "Content-Type: application/json",
+                            "-d", body))
+        check(r["choices"][0]["text"] == ref["text"], "after the watchdog restart: served normally")
+        metrics = curl(f"{url}/metrics")
+        check("keel_engine_stalls_total 1" in metrics and "keel_engine_restarts_total 1" in metrics,
+              "stall and restart counted in /metrics")
+        rc, _ = stop_server(p)
+        check(rc == 0, "exits 0 after a recovered stall")
+        faults = subprocess.run([KEEL, "faults"], capture_output=True, text=True, timeout=30)
+        check(faults.returncode == 0 and "step.stall" in faults.stdout
+              and "kv_pool.alloc" in faults.stdout, "keel faults lists the fault points")
+        bad_fault = subprocess.run([KEEL, "--inject-fault", "nope", "faults"], capture_output=True,
+                                   text=True, timeout=30)
+        check(bad_fault.returncode == 2 and "nope" in bad_fault.stderr,
+              "a bad --inject-fault is refused naming it")
+
         small = subprocess.run([KEEL, "serve", "--model", model, "--port", "0", "--memory-limit",
                                 "20MiB"], capture_output=True, text=True, timeout=60)
         check(small.returncode == 1 and "weights need" in small.stderr

@@ -252,6 +252,30 @@ TEST_F(MonitorTest, MalformedFilesGiveProblemsNotCrashesAndHoldTheLevel) {
   EXPECT_EQ(count(spdlog::level::info, "memory monitor reads everything again"), 1);
 }
 
+// keel's own KV pool in host memory is planned, not pressure: a server that
+// fills its default budget must not start in warning.
+TEST_F(MonitorTest, HostUsageLeavesOutTheBudgetsKvPools) {
+  rss_kib(1024);
+  host_used(90);  // 90 GiB of 100 used, 80 of them keel's KV pool
+  MemoryBudget budget(95 * kGiB, "cpu");
+  auto kv = budget.reserve(80 * kGiB, "KV pool");
+  ASSERT_TRUE(kv.ok());
+  auto m = make();
+  m->add_budget(budget);
+  MonitorSnapshot snap = m->sample_once(t());
+  EXPECT_NEAR(*snap.host.usage_fraction, 0.5, 1e-6);  // (90 - 80) / (100 - 80)
+  EXPECT_EQ(snap.level, PressureLevel::kNormal);
+  EXPECT_NE(snap.resources[0].description.find("KV pools 80.00 GiB not counted"), std::string::npos)
+      << snap.resources[0].description;
+
+  options_.host_excludes_kv_pools = false;  // a device budget: its pool is not host memory
+  auto m2 = make();
+  m2->add_budget(budget);
+  snap = m2->sample_once(t());
+  EXPECT_NEAR(*snap.host.usage_fraction, 0.9, 1e-6);
+  EXPECT_EQ(snap.level, PressureLevel::kWarning);
+}
+
 TEST_F(MonitorTest, BudgetUsageLeavesOutTheKvPool) {
   options_.sample_host = false;
   auto m = make();

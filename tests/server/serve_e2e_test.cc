@@ -256,5 +256,31 @@ TEST_F(ServeE2eTest, HealthReadyAndMetricsReflectTheEngine) {
       << m.body;
 }
 
+TEST_F(ServeE2eTest, MemoryWarningDegradesAndCriticalClosesAdmission) {
+  start();
+  adapter_->set_memory_state({1, "host memory 88.0% used >= warning 85%", {{"host", 0.88}}});
+  HttpResponse rd = http(port_, "GET", "/ready", "", {});
+  EXPECT_EQ(rd.status, 200);
+  EXPECT_EQ(rd.json()["status"], "degraded") << rd.body;
+  EXPECT_NE(rd.body.find("88.0%"), std::string::npos) << rd.body;
+  EXPECT_EQ(complete({{"model", "tiny-qwen2"}, {"prompt", "x"}, {"max_tokens", 2}}).status, 200);
+  HttpResponse m = http(port_, "GET", "/metrics", "", {});
+  EXPECT_NE(m.body.find("keel_memory_pressure_level 1"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("keel_memory_usage_ratio{resource=\"host\"} 0.88"), std::string::npos);
+
+  adapter_->set_memory_state({2, "host memory 96.0% used >= critical 95%", {{"host", 0.96}}});
+  rd = http(port_, "GET", "/ready", "", {});
+  EXPECT_EQ(rd.status, 503);
+  EXPECT_NE(rd.body.find("memory critical"), std::string::npos) << rd.body;
+  HttpResponse r = complete({{"model", "tiny-qwen2"}, {"prompt", "x"}, {"max_tokens", 2}});
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_FALSE(r.header("retry-after").empty());
+  EXPECT_NE(r.body.find("memory is critical"), std::string::npos) << r.body;
+
+  adapter_->set_memory_state({});
+  EXPECT_EQ(http(port_, "GET", "/ready", "", {}).json()["status"], "ready");
+  EXPECT_EQ(complete({{"model", "tiny-qwen2"}, {"prompt", "x"}, {"max_tokens", 2}}).status, 200);
+}
+
 }  // namespace
 }  // namespace keel::server::testing

@@ -4,8 +4,10 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "keel/cli/commands.h"
+#include "keel/core/fault.h"
 #include "keel/core/logging.h"
 
 int main(int argc, char** argv) {
@@ -18,6 +20,10 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (env KEEL_LOG_LEVEL)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "off"},
                             CLI::ignore_case));
+  std::vector<std::string> faults;
+  app.add_option("--inject-fault", faults,
+                 "arm a fault point, e.g. step.stall:phase=forward:stall=2s (repeatable; also env "
+                 "KEEL_FAULTS; `keel faults` lists the points and the syntax)");
   std::map<CLI::App*, keel::cli::Runner> runners;
   auto add = [&](keel::cli::Runner r) { runners.emplace(app.get_subcommands({}).back(), std::move(r)); };
   add(keel::cli::add_tokenize_command(app));
@@ -26,6 +32,11 @@ int main(int argc, char** argv) {
   add(keel::cli::add_bench_command(app));
   add(keel::cli::add_make_model_command(app));
   add(keel::cli::add_serve_command(app));
+  CLI::App* faults_cmd = app.add_subcommand("faults", "list the fault points and the --inject-fault syntax");
+  runners.emplace(faults_cmd, [] {
+    std::printf("%s\n", keel::fault::help_text().c_str());
+    return 0;
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -36,6 +47,19 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "keel: %s\n", std::string(s.message()).c_str());
       return 2;
     }
+  }
+  if (keel::Status s = keel::fault::arm_faults_from_env(); !s.ok()) {
+    std::fprintf(stderr, "keel: %s\n", s.to_string().c_str());
+    return 2;
+  }
+  for (const std::string& f : faults) {
+    if (keel::Status s = keel::fault::arm_faults_from_spec(f); !s.ok()) {
+      std::fprintf(stderr, "keel: --inject-fault: %s\n", s.to_string().c_str());
+      return 2;
+    }
+  }
+  if (keel::fault::any_armed()) {
+    KEEL_LOG_WARN("fault injection armed: {}", keel::fault::armed_summary());
   }
   for (auto& [sub, run] : runners) {
     if (sub->parsed()) return run();

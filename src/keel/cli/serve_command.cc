@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +24,7 @@
 #include "keel/engine/generator.h"
 #include "keel/engine/model_executor.h"
 #include "keel/memory/bytes.h"
+#include "keel/memory/monitor.h"
 #include "keel/server/engine_adapter.h"
 #include "keel/server/http_server.h"
 #include "keel/tokenizer/tokenizer.h"
@@ -40,6 +42,9 @@ struct ServeOptions {
   double max_queue_wait_seconds = 60;
   double request_timeout_seconds = 600;
   double step_timeout_seconds = 60;
+  double monitor_interval_seconds = 1;
+  double memory_warn = 0.85;
+  double memory_critical = 0.95;
   std::optional<std::string> api_key;  // unset: KEEL_API_KEY
   std::string max_body_bytes = "8MiB";
 };
@@ -98,6 +103,13 @@ int run_serve(const ServeOptions& o) {
   const sigset_t stop_signals = block_stop_signals();
   auto body_limit = memory::parse_bytes(o.max_body_bytes);
   if (!body_limit.ok()) return fail(body_limit.status().with_context("--max-body-bytes"));
+  memory::MonitorOptions mo;
+  mo.interval = to_ms(o.monitor_interval_seconds);
+  mo.warn_fraction = o.memory_warn;
+  mo.critical_fraction = o.memory_critical;
+  mo.hysteresis_fraction = std::min(mo.hysteresis_fraction, o.memory_warn / 2);
+  auto monitor = memory::MemoryMonitor::create(mo);
+  if (!monitor.ok()) return fail(monitor.status().with_context("--memory-warn/--memory-critical"));
   auto tok = tokenizer::Tokenizer::from_path(o.model.model_dir);
   if (!tok.ok()) return fail(tok.status().with_context("loading the tokenizer"));
   auto loaded = load_model(o.model, 0, 0, o.max_num_seqs);
@@ -136,6 +148,22 @@ int run_serve(const ServeOptions& o) {
   if (!http.ok()) return fail(http.status());
   if (Status s = (*http)->start(o.host, o.port); !s.ok()) return fail(s);
 
+  // The memory monitor: warning → /ready "degraded"; critical → admission
+  // closed and new requests' max_tokens shortened (engine memory pressure).
+  (*monitor)->add_budget(loaded->device->budget());
+  (*monitor)->add_kv_pool(executor.kv_pool());
+  engine::Engine& eng = **engine;
+  (*monitor)->add_listener([&eng, adapter](const memory::MonitorSnapshot& snap) {
+    eng.set_memory_pressure(snap.level == memory::PressureLevel::kCritical);
+    server::EngineAdapter::MemoryState state;
+    state.level = static_cast<int>(snap.level);
+    state.reason = snap.reason;
+    for (const memory::ResourcePressure& r : snap.resources) {
+      if (r.usage_fraction) state.usage.emplace_back(r.resource, *r.usage_fraction);
+    }
+    adapter->set_memory_state(std::move(state));
+  });
+  if (Status s = (*monitor)->start(); !s.ok()) return fail(s);
   const std::string url = fmt::format("http://{}:{}", o.host, (*http)->port());
   std::fputs(startup_report(rt, loaded->device->budget(), info.name, url, load_seconds).c_str(),
              stdout);
@@ -144,6 +172,7 @@ int run_serve(const ServeOptions& o) {
   const int sig = wait_for_signal(stop_signals);
   KEEL_LOG_INFO("signal {} received; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   adapter->set_not_ready("the server is shutting down");
+  (*monitor)->stop();
   Status stopped = (*http)->stop();
   if (!stopped.ok()) KEEL_LOG_WARN("http server stop: {}", stopped.to_string());
   if (Status s = (*engine)->stop_loop(); !s.ok()) {
@@ -186,6 +215,17 @@ Runner add_serve_command(CLI::App& app) {
                   "seconds one engine step may run before the watchdog fails its requests, "
                   "aborts it and restarts the worker")
       ->check(CLI::Range(0.001, 86400.0));
+  cmd->add_option("--monitor-interval", o->monitor_interval_seconds,
+                  "seconds between memory monitor samples")
+      ->check(CLI::Range(0.001, 3600.0));
+  cmd->add_option("--memory-warn", o->memory_warn,
+                  "fraction of a budget or of the host in use that logs a warning and makes "
+                  "/ready report degraded")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--memory-critical", o->memory_critical,
+                  "fraction at which admission closes (503) and new requests' max_tokens are "
+                  "shortened until usage falls")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--api-key", o->api_key,
                   "require \"Authorization: Bearer KEY\" on /v1/* (default: env KEEL_API_KEY)");
   cmd->add_option("--max-body-bytes", o->max_body_bytes, "largest request body (413 above), e.g. 8MiB");

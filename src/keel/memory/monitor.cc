@@ -71,7 +71,11 @@ struct HostReading {
   std::vector<std::string> problems;
 };
 
-HostReading read_host(const SystemPaths& paths) {
+// `excluded_bytes`: keel's own KV pools in host memory. Like a budget's
+// level, the host level leaves them out: a pool filled to its planned size
+// is the design, not pressure (it would otherwise put every server that
+// uses the default budget in warning at start-up).
+HostReading read_host(const SystemPaths& paths, uint64_t excluded_bytes) {
   HostReading r;
   if (auto rss = read_process_rss_bytes(paths); rss.ok()) {
     r.host.rss_bytes = *rss;
@@ -90,12 +94,17 @@ HostReading read_host(const SystemPaths& paths) {
   std::optional<double> mem_usage, cgroup_usage;
   if (r.host.meminfo) {
     const MemInfo& m = *r.host.meminfo;
-    uint64_t available = std::min(m.available_bytes, m.total_bytes);
-    mem_usage = 1.0 - static_cast<double>(available) / static_cast<double>(m.total_bytes);
+    const uint64_t available = std::min(m.available_bytes, m.total_bytes);
+    const uint64_t excluded = std::min(excluded_bytes, m.total_bytes - available);
+    if (m.total_bytes > excluded) {
+      mem_usage = static_cast<double>(m.total_bytes - available - excluded) /
+                  static_cast<double>(m.total_bytes - excluded);
+    }
   }
-  if (r.host.cgroup && r.host.rss_bytes && r.host.cgroup->limit_bytes > 0) {
-    cgroup_usage = static_cast<double>(*r.host.rss_bytes) /
-                   static_cast<double>(r.host.cgroup->limit_bytes);
+  if (r.host.cgroup && r.host.rss_bytes && r.host.cgroup->limit_bytes > excluded_bytes) {
+    const uint64_t excluded = std::min(excluded_bytes, *r.host.rss_bytes);
+    cgroup_usage = static_cast<double>(*r.host.rss_bytes - excluded) /
+                   static_cast<double>(r.host.cgroup->limit_bytes - excluded);
   }
   if (cgroup_usage && (!mem_usage || *cgroup_usage > *mem_usage)) {
     r.host.usage_fraction = cgroup_usage;
@@ -106,9 +115,12 @@ HostReading read_host(const SystemPaths& paths) {
     const MemInfo& m = *r.host.meminfo;
     r.host.usage_fraction = mem_usage;
     r.description = fmt::format(
-        "host memory {} used ({} of {}, MemAvailable {})", percent1(*mem_usage),
+        "host memory {} used ({} of {}, MemAvailable {}{})", percent1(*mem_usage),
         format_bytes(m.total_bytes - std::min(m.available_bytes, m.total_bytes)),
-        format_bytes(m.total_bytes), format_bytes(m.available_bytes));
+        format_bytes(m.total_bytes), format_bytes(m.available_bytes),
+        excluded_bytes > 0 ? fmt::format("; keel's KV pools {} not counted",
+                                         format_bytes(excluded_bytes))
+                           : std::string());
   } else {
     r.description = "host memory unknown this sample";
   }
@@ -252,12 +264,8 @@ MonitorSnapshot MemoryMonitor::sample_once(SteadyTime now) {
   snap.num_samples = ++num_samples_;
   snap.sampled_at = now;
 
-  if (options_.sample_host) {
-    HostReading host = read_host(options_.paths);
-    snap.host = host.host;
-    snap.problems = std::move(host.problems);
-    snap.resources.push_back(evaluate("host", snap.host.usage_fraction, host.description));
-  }
+  std::vector<ResourcePressure> budget_resources;
+  uint64_t kv_pool_bytes = 0;
   for (const auto& source : sources_->budgets) {
     BudgetUsage u = budget_usage(source.value());
     std::string description = fmt::format("budget {} {} reserved outside the KV pool ({})",
@@ -265,9 +273,18 @@ MonitorSnapshot MemoryMonitor::sample_once(SteadyTime now) {
                                           u.budget.to_string());
     std::optional<double> usage;
     if (u.budget.limit_bytes > 0) usage = u.usage_fraction;
-    snap.resources.push_back(evaluate("budget " + u.budget.name, usage, std::move(description)));
+    budget_resources.push_back(evaluate("budget " + u.budget.name, usage, std::move(description)));
+    kv_pool_bytes += u.kv_pool_bytes;
     snap.budgets.push_back(std::move(u));
   }
+  if (options_.sample_host) {
+    HostReading host = read_host(options_.paths,
+                                 options_.host_excludes_kv_pools ? kv_pool_bytes : 0);
+    snap.host = host.host;
+    snap.problems = std::move(host.problems);
+    snap.resources.push_back(evaluate("host", snap.host.usage_fraction, host.description));
+  }
+  for (ResourcePressure& r : budget_resources) snap.resources.push_back(std::move(r));
   for (const auto& source : sources_->kv_pools) snap.kv_pools.push_back(source.value());
   for (const auto& probe : sources_->probes) {
     auto devices = probe.value->sample();

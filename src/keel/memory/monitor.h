@@ -15,7 +15,10 @@
 //
 // What has a level (each resource separately; the monitor's level is the
 // worst of them, its reason the worst one's description):
-// - host: usage = max(RSS / cgroup limit, 1 - MemAvailable / MemTotal);
+// - host: usage = max((RSS - P) / (cgroup limit - P),
+//                     (MemTotal - MemAvailable - P) / (MemTotal - P)),
+//   where P is the bytes the registered budgets reserve for KV pools
+//   (host_excludes_kv_pools; 0 otherwise) — for the same reason as below;
 // - each budget: usage = (reserved - reserved under "KV pool...") / limit.
 //   The KV pool is left out on purpose: the capacity planner reserves it
 //   whole at start-up (by default 90 % of what the weights leave), so
@@ -83,6 +86,11 @@ struct MonitorOptions {
   double critical_fraction = 0.95;           // --memory-critical
   double hysteresis_fraction = 0.05;         // a level is left below threshold - this
   bool sample_host = true;                   // false: budgets, pools and devices only
+  // The registered budgets are host memory (the CPU backend): the bytes
+  // they reserve for KV pools are left out of the host level as they are
+  // out of the budgets' own (a full pool is the design). false for device
+  // budgets (CUDA), whose pools are not in host memory.
+  bool host_excludes_kv_pools = true;
   SystemPaths paths;                         // where the host files are
   const Clock* clock = nullptr;              // for start()'s timestamps; nullptr: real
 

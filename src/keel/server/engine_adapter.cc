@@ -73,6 +73,10 @@ Result<std::string> EngineAdapter::submit(GenerationRequest request,
     if (!not_ready_reason_.empty()) {
       return UnavailableError("not accepting requests: " + not_ready_reason_);
     }
+    if (memory_.level >= 2) {
+      return UnavailableError("not admitting new requests while memory is critical: {}",
+                              memory_.reason);
+    }
   }
   return engine_.submit(to_engine_request(std::move(request)),
                         std::make_shared<SinkBridge>(std::move(sink)));
@@ -100,9 +104,19 @@ EngineSnapshot EngineAdapter::snapshot() const {
     snap.not_ready_reason = "the engine loop has not started";
   } else if (!s.stall_reason.empty()) {
     snap.not_ready_reason = s.stall_reason;
+  } else if (memory_.level >= 2) {
+    snap.not_ready_reason = "memory critical: " + memory_.reason;
   }
   snap.ready = snap.not_ready_reason.empty();
+  if (memory_.level == 1) snap.degraded_reason = "memory warning: " + memory_.reason;
+  snap.memory_level = memory_.level;
+  snap.memory_usage = memory_.usage;
   return snap;
+}
+
+void EngineAdapter::set_memory_state(MemoryState state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  memory_ = std::move(state);
 }
 
 void EngineAdapter::set_not_ready(std::string reason) {

@@ -14,6 +14,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "keel/engine/engine.h"
 #include "keel/server/engine_interface.h"
@@ -33,8 +35,19 @@ class EngineAdapter final : public EngineInterface {
   EngineSnapshot snapshot() const override;
 
   // Closes admission (/ready answers 503 with `reason`) until reopened with
-  // an empty reason: draining before shutdown, memory at critical.
+  // an empty reason: draining before shutdown.
   void set_not_ready(std::string reason);
+
+  // The memory monitor's latest view (its listener calls this on every
+  // level change). Warning: /ready says "degraded" with the reason and
+  // requests are still admitted. Critical: submits are refused (503 +
+  // Retry-After, the reason) until the level falls, and /ready is 503.
+  struct MemoryState {
+    int level = 0;  // 0 normal, 1 warning, 2 critical
+    std::string reason;
+    std::vector<std::pair<std::string, double>> usage;  // resource, fraction
+  };
+  void set_memory_state(MemoryState state);
 
  private:
   engine::Engine& engine_;
@@ -42,6 +55,7 @@ class EngineAdapter final : public EngineInterface {
   const ModelInfo info_;
   mutable std::mutex mu_;
   std::string not_ready_reason_;  // guarded by mu_; empty: ready
+  MemoryState memory_;            // guarded by mu_
 };
 
 // The engine's final output in the server's terms.

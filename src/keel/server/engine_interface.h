@@ -35,6 +35,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "keel/core/result.h"
@@ -124,6 +125,13 @@ struct EngineSnapshot {
   // Model loaded and admission open.
   bool ready = false;
   std::string not_ready_reason;     // when !ready, in words
+  // Ready but under memory pressure (warning): /ready answers 200 with
+  // status "degraded" and this reason.
+  std::string degraded_reason;
+  // The memory monitor's view: 0 normal, 1 warning, 2 critical; usage per
+  // resource ("host", "budget cpu", ...) as a fraction of its limit.
+  int memory_level = 0;
+  std::vector<std::pair<std::string, double>> memory_usage;
   int64_t retry_after_seconds = 1;  // hint for Unavailable answers, >= 1
 };
 

@@ -219,6 +219,11 @@ void HttpServer::Impl::ready(Response& res) {
     json_reply(res, 503, {{"status", "not_ready"}, {"reason", reason}});
     return;
   }
+  if (!s.degraded_reason.empty()) {
+    json_reply(res, 200,
+               {{"status", "degraded"}, {"reason", s.degraded_reason}, {"model", ctx.model.name}});
+    return;
+  }
   json_reply(res, 200, {{"status", "ready"}, {"model", ctx.model.name}});
 }
 

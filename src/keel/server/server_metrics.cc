@@ -98,6 +98,13 @@ ServerMetrics::ServerMetrics()
       ready_(
           registry_.gauge("keel_engine_ready", "1 when the model is loaded and admission is open.")
               .labels({})),
+      memory_level_(registry_
+                        .gauge("keel_memory_pressure_level",
+                               "Memory monitor level: 0 normal, 1 warning, 2 critical.")
+                        .labels({})),
+      memory_usage_(registry_.gauge("keel_memory_usage_ratio",
+                                    "Memory in use as a fraction of its limit, per resource.",
+                                    {"resource"})),
       connections_(
           registry_.gauge("keel_http_connections_open", "Open HTTP connections.").labels({})),
       rss_(registry_.gauge("process_resident_memory_bytes", "Resident memory size of the process.")
@@ -137,6 +144,8 @@ std::string ServerMetrics::render(const EngineSnapshot& e, int64_t open_connecti
   heartbeat_age_.set(e.heartbeat_age ? static_cast<double>(e.heartbeat_age->count()) / 1000.0
                                      : -1.0);
   ready_.set(e.ready ? 1 : 0);
+  memory_level_.set(e.memory_level);
+  for (const auto& [resource, fraction] : e.memory_usage) memory_usage_.labels({resource}).set(fraction);
   connections_.set(static_cast<double>(open_connections));
   ProcessMemory mem = read_process_memory();
   rss_.set(static_cast<double>(mem.resident_bytes));

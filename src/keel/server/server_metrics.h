@@ -10,6 +10,8 @@
 //   keel_kv_blocks_used / keel_kv_blocks_capacity                gauges (engine)
 //   keel_preemptions_total                                    counter (engine)
 //   keel_engine_stalls_total, keel_engine_restarts_total     counters (engine watchdog)
+//   keel_memory_pressure_level (0 normal, 1 warning, 2 critical)  gauge (memory monitor)
+//   keel_memory_usage_ratio{resource}                         gauge (memory monitor)
 //   keel_engine_heartbeat_age_seconds, keel_engine_ready      gauges (engine)
 //   keel_http_connections_open                                gauge
 //   process_resident_memory_bytes, process_virtual_memory_bytes  gauges (/proc)
@@ -63,6 +65,8 @@ class ServerMetrics {
   metrics::Counter& restarts_;
   metrics::Gauge& heartbeat_age_;
   metrics::Gauge& ready_;
+  metrics::Gauge& memory_level_;
+  metrics::GaugeFamily& memory_usage_;
   metrics::Gauge& connections_;
   metrics::Gauge& rss_;
   metrics::Gauge& vms_;
