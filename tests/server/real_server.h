@@ -31,6 +31,8 @@ struct RealServerOptions {
   int64_t max_running = 64;
   int64_t max_queued_requests = 256;
   uint64_t budget_bytes = uint64_t{1} << 30;
+  std::chrono::milliseconds step_timeout{std::chrono::seconds(60)};
+  std::chrono::milliseconds tokenize_timeout{std::chrono::seconds(30)};
   ServerConfig server = test_config();
 };
 
@@ -91,13 +93,15 @@ class RealServerTest : public ::testing::Test {
     ec.max_running = o.max_running;
     ec.max_queued_requests = o.max_queued_requests;
     ec.eos_ids = engine::eos_ids(*rt, *tok);
+    ec.step_timeout = o.step_timeout;
+    ec.watchdog_interval = std::chrono::milliseconds(20);
     executor_ = std::make_unique<engine::ModelExecutor>(std::move(rt).value());
     auto en = engine::Engine::create(*executor_, ec, *tok);
     ASSERT_TRUE(en.ok()) << en.status().to_string();
     engine_ = std::move(en).value();
     engine_->start();
     ModelInfo info{"tiny-qwen2", executor_->runtime().config.vocab_size, o.context, 1};
-    adapter_ = std::make_shared<EngineAdapter>(*engine_, *tok, info);
+    adapter_ = std::make_shared<EngineAdapter>(*engine_, *tok, info, o.tokenize_timeout);
     auto s = HttpServer::create(adapter_, o.server);
     ASSERT_TRUE(s.ok()) << s.status().to_string();
     server_ = std::move(s).value();

@@ -159,8 +159,12 @@ std::optional<ApiError> prepare(Completion& c, const std::string& body) {
     if (prompts[p].text) {
       Result<std::vector<int32_t>> r = ctx.engine->tokenize(*prompts[p].text);
       if (!r.ok()) {
-        if (r.status().code() == StatusCode::kInvalidArgument) {
+        const StatusCode code = r.status().code();
+        if (code == StatusCode::kInvalidArgument) {
           return invalid_request(param, fmt::format("{}: {}", param, r.status().message()));
+        }
+        if (code == StatusCode::kDeadlineExceeded || code == StatusCode::kUnavailable) {
+          return api_error_from_status(r.status());  // 504 / 503: the client may retry
         }
         return internal_error(c.request_id, r.status().to_string());
       }

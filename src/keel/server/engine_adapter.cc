@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include "keel/core/fault.h"
+#include "keel/core/thread_pool.h"
+
 namespace keel::server {
 namespace {
 
@@ -52,18 +55,59 @@ GenerationFinal to_generation_final(const engine::RequestFinal& f) {
   return g;
 }
 
-EngineAdapter::EngineAdapter(engine::Engine& engine, tokenizer::Tokenizer tokenizer, ModelInfo info)
-    : engine_(engine), tokenizer_(std::move(tokenizer)), info_(std::move(info)) {}
+EngineAdapter::EngineAdapter(engine::Engine& engine, tokenizer::Tokenizer tokenizer, ModelInfo info,
+                             std::chrono::milliseconds tokenize_timeout)
+    : engine_(engine),
+      tokenizer_(std::move(tokenizer)),
+      info_(std::move(info)),
+      tokenize_timeout_(tokenize_timeout) {}
+
+// Tokenizer work runs on the core pool in task mode: the HTTP thread only
+// waits, with a deadline, so a stalled tokenization (fault points
+// tokenizer.stall / tokenizer.error) fails its own request and nothing
+// else; the job owns everything it touches, as a task may outlive the wait.
+template <typename T, typename Fn>
+Result<T> EngineAdapter::run_tokenizer_job(std::string_view what, Fn fn) const {
+  struct Job {
+    Result<T> out = InternalError("not run");
+  };
+  auto job = std::make_shared<Job>();
+  const Deadline deadline = Deadline::after(tokenize_timeout_);
+  const Status s = ThreadPool::global().parallel_for(
+      1,
+      [job, deadline, fn = std::move(fn)](size_t) {
+        const fault::Site site{.phase = "tokenize", .deadline = deadline};
+        Status f = fault::check(fault::Point::kTokenizerStall, site);
+        if (f.ok()) f = fault::check(fault::Point::kTokenizerError, site);
+        job->out = f.ok() ? fn() : Result<T>(f);
+      },
+      deadline);
+  // The wait ran out, or the job itself reached the deadline (a stall).
+  const Status late = !s.ok() ? s : job->out.status();
+  if (late.code() == StatusCode::kDeadlineExceeded) {
+    return DeadlineExceededError("{} did not finish within {} ms: {}", what,
+                                 tokenize_timeout_.count(), late.message());
+  }
+  if (!s.ok()) return s;
+  return std::move(job->out);
+}
 
 Result<std::vector<int32_t>> EngineAdapter::tokenize(std::string_view text) const {
-  auto ids = tokenizer_.encode(text, /*add_special_tokens=*/true);
-  if (!ids.ok()) return ids.status().with_context("tokenizing the prompt");
-  return std::vector<int32_t>(ids->begin(), ids->end());
+  return run_tokenizer_job<std::vector<int32_t>>(
+      "tokenizing the prompt",
+      [tok = tokenizer_, text = std::string(text)]() -> Result<std::vector<int32_t>> {
+        auto ids = tok.encode(text, /*add_special_tokens=*/true);
+        if (!ids.ok()) return ids.status().with_context("tokenizing the prompt");
+        return std::vector<int32_t>(ids->begin(), ids->end());
+      });
 }
 
 Result<std::string> EngineAdapter::detokenize(std::span<const int32_t> ids) const {
-  std::vector<uint32_t> u(ids.begin(), ids.end());
-  return tokenizer_.decode(u, /*skip_special_tokens=*/false);
+  return run_tokenizer_job<std::string>(
+      "detokenizing the prompt",
+      [tok = tokenizer_, u = std::vector<uint32_t>(ids.begin(), ids.end())]() {
+        return tok.decode(u, /*skip_special_tokens=*/false);
+      });
 }
 
 Result<std::string> EngineAdapter::submit(GenerationRequest request,

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,7 +26,10 @@ namespace keel::server {
 
 class EngineAdapter final : public EngineInterface {
  public:
-  EngineAdapter(engine::Engine& engine, tokenizer::Tokenizer tokenizer, ModelInfo info);
+  // `tokenize_timeout` bounds each tokenize/detokenize (they run on the
+  // core pool; DeadlineExceeded → 504 past it).
+  EngineAdapter(engine::Engine& engine, tokenizer::Tokenizer tokenizer, ModelInfo info,
+                std::chrono::milliseconds tokenize_timeout = std::chrono::seconds(30));
 
   ModelInfo model_info() const override { return info_; }
   Result<std::vector<int32_t>> tokenize(std::string_view text) const override;
@@ -50,9 +54,13 @@ class EngineAdapter final : public EngineInterface {
   void set_memory_state(MemoryState state);
 
  private:
+  template <typename T, typename Fn>
+  Result<T> run_tokenizer_job(std::string_view what, Fn fn) const;
+
   engine::Engine& engine_;
   const tokenizer::Tokenizer tokenizer_;
   const ModelInfo info_;
+  const std::chrono::milliseconds tokenize_timeout_;
   mutable std::mutex mu_;
   std::string not_ready_reason_;  // guarded by mu_; empty: ready
   MemoryState memory_;            // guarded by mu_
