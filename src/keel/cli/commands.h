@@ -15,6 +15,7 @@ Runner add_detokenize_command(CLI::App& app);
 Runner add_bench_command(CLI::App& app);
 Runner add_generate_command(CLI::App& app);
 Runner add_make_model_command(CLI::App& app);
+Runner add_render_template_command(CLI::App& app);
 Runner add_serve_command(CLI::App& app);
 
 }  // namespace keel::cli

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   add(keel::cli::add_generate_command(app));
   add(keel::cli::add_bench_command(app));
   add(keel::cli::add_make_model_command(app));
+  add(keel::cli::add_render_template_command(app));
   add(keel::cli::add_serve_command(app));
   CLI::App* faults_cmd = app.add_subcommand("faults", "list the fault points and the --inject-fault syntax");
   runners.emplace(faults_cmd, [] {
