@@ -68,6 +68,9 @@ TEST_F(WatchdogTest, StalledStepIsReportedFailedAbortedAndTheWorkerRestarts) {
   EXPECT_NE(report->find(a->id()), std::string::npos) << *report;
   EXPECT_NE(report->find(b->id()), std::string::npos) << *report;
   EXPECT_NE(report->find("KV pool:"), std::string::npos) << *report;
+  // Every thread's stack; the stalled step thread is inside the fault stall.
+  EXPECT_NE(report->find("thread stacks:"), std::string::npos) << *report;
+  EXPECT_NE(report->find("keel::fault::"), std::string::npos) << *report;
   // The step's requests have their error now, before the step returns.
   for (auto* s : {a.get(), b.get()}) {
     auto out = s->collect(Deadline::after(1s));

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "keel/core/logging.h"
+#include "keel/core/stack_dump.h"
 #include "keel/engine/engine.h"
 #include "keel/engine/guarded_sink.h"
 #include "keel/engine/request_state.h"
@@ -43,6 +44,7 @@ std::string Engine::stall_report(const StepProgress::Snapshot& p, const std::str
       seconds(clock_.now() - p.phase_started), watch_batch_.size(), batch,
       pool_.num_total() - pool_.num_free(), pool_.num_total());
   if (config_.diagnostics) report += "\n  " + config_.diagnostics();
+  report += "\n  thread stacks:\n" + dump_all_thread_stacks();
   return report;
 }
 
