@@ -4,6 +4,10 @@
 // max_new_tokens and timeouts the way the engine contract says, and
 // records what it was asked (submits, cancels with times).
 // Tokenizer: one id per byte (byte + 3), BOS = 1 first; vocab 50,000.
+// Chat "template": "<tools>JSON</tools>\n" when tools, "<kw K=JSON>\n" per
+// kwarg, "<|role|>content[calls:JSON]\n" per message, "<|assistant|>" with
+// add_generation_prompt; a message whose content is "RAISE" raises.
+// tokenize_chat adds no BOS; chat stop ids are {2}.
 #pragma once
 
 #include <algorithm>
@@ -76,7 +80,16 @@ class FakeEngine final : public EngineInterface {
   }
   void set_retry_after(int64_t s) { retry_after_ = s; }
 
+  void set_has_chat_template(bool has) {
+    std::lock_guard<std::mutex> lock(mu_);
+    has_chat_template_ = has;
+  }
+
   // Observations.
+  std::vector<ChatRenderRequest> renders() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return renders_;
+  }
   std::vector<GenerationRequest> submitted() const {
     std::lock_guard<std::mutex> lock(mu_);
     return submitted_;
@@ -107,6 +120,34 @@ class FakeEngine final : public EngineInterface {
     }
     return out;
   }
+  Result<std::string> render_chat(const ChatRenderRequest& request) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!has_chat_template_) {
+      return NotFoundError("this model has no chat template; use /v1/completions");
+    }
+    renders_.push_back(request);
+    std::string out;
+    if (request.tools) out += "<tools>" + request.tools->dump() + "</tools>\n";
+    for (const auto& [k, v] : request.kwargs.items()) out += "<kw " + k + "=" + v.dump() + ">\n";
+    for (const auto& m : request.messages) {
+      const auto& content = m.contains("content") ? m["content"] : nlohmann::ordered_json();
+      if (content.is_string() && content.get<std::string>() == "RAISE") {
+        return InvalidArgumentError("Conversation roles must alternate user/assistant");
+      }
+      out += "<|" + m["role"].get<std::string>() + "|>";
+      if (content.is_string()) out += content.get<std::string>();
+      if (m.contains("tool_calls")) out += "[calls:" + m["tool_calls"].dump() + "]";
+      out += "\n";
+    }
+    if (request.add_generation_prompt) out += "<|assistant|>";
+    return out;
+  }
+  Result<std::vector<int32_t>> tokenize_chat(std::string_view text) const override {
+    std::vector<int32_t> ids;
+    for (unsigned char c : text) ids.push_back(static_cast<int32_t>(c) + 3);
+    return ids;
+  }
+  std::vector<int32_t> chat_stop_token_ids() const override { return {2}; }
   Result<std::string> submit(GenerationRequest request, std::shared_ptr<OutputSink> sink) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (!refuse_.ok()) return refuse_;
@@ -258,6 +299,8 @@ class FakeEngine final : public EngineInterface {
   std::atomic<int64_t> retry_after_{2};
   std::map<std::string, std::unique_ptr<Live>> live_;
   std::vector<GenerationRequest> submitted_;
+  bool has_chat_template_ = true;
+  mutable std::vector<ChatRenderRequest> renders_;
   std::vector<std::pair<std::string, Clock::time_point>> cancels_;
   std::jthread loop_;  // last: stops before the state above is destroyed
 };

@@ -264,7 +264,7 @@ TEST_F(HttpServerTest, MalformedRequests) {
        "prompt"},
       {"POST", "/v1/completions", base({{"model", "gpt-5"}}).dump(), 404, "model_not_found",
        "model"},
-      {"POST", "/v1/chat/completions", "{}", 501, "not_implemented", ""},
+      {"POST", "/v1/chat/completions", "{}", 400, "invalid_argument", "model"},
       {"GET", "/v1/completions", "", 405, "method_not_allowed", ""},
       {"GET", "/nope", "", 404, "unknown_route", ""},
   };

@@ -324,5 +324,74 @@ TEST(Responses, Models) {
   EXPECT_EQ(list["data"][0]["max_model_len"], 4096);
 }
 
+TEST(ParseChat, DefaultsKeyOrderAndPassThrough) {
+  const std::string body =
+      R"({"model":"m","messages":[{"role":"user","content":"hi","zeta":1,"alpha":2},)"
+      R"({"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function",)"
+      R"("function":{"name":"f","arguments":{"z":1,"a":2}}}]}],)"
+      R"("tools":[{"type":"function","function":{"name":"f","parameters":{"z":{},"a":{}}}}]})";
+  Parsed<ChatCompletionRequest> p = parse_chat_completion_request(body, limits());
+  ASSERT_TRUE(p.ok()) << p.error.message;
+  const ChatCompletionRequest& r = *p.value;
+  EXPECT_EQ(r.model, "m");
+  EXPECT_FALSE(r.options.max_tokens.has_value());  // chat: the rest of the window
+  EXPECT_TRUE(r.add_generation_prompt);
+  EXPECT_FALSE(r.tool_choice.has_value());
+  EXPECT_TRUE(r.chat_template_kwargs.empty());
+  // The client's key order survives (the template's tojson prints it).
+  EXPECT_EQ(r.messages[0].dump(), R"({"role":"user","content":"hi","zeta":1,"alpha":2})");
+  EXPECT_EQ(r.messages[1]["tool_calls"][0]["function"]["arguments"].dump(), R"({"z":1,"a":2})");
+  ASSERT_TRUE(r.tools.has_value());
+  EXPECT_EQ((*r.tools)[0]["function"]["parameters"].dump(), R"({"z":{},"a":{}})");
+}
+
+TEST(ParseChat, ParamsAndParts) {
+  const std::string body =
+      R"({"model":"m","max_completion_tokens":7,"temperature":0.5,"n":2,"stream":true,)"
+      R"("stream_options":{"include_usage":true},"tool_choice":"none","logprobs":false,)"
+      R"("chat_template_kwargs":{"enable_thinking":false},"add_generation_prompt":false,)"
+      R"("messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]})";
+  Parsed<ChatCompletionRequest> p = parse_chat_completion_request(body, limits());
+  ASSERT_TRUE(p.ok()) << p.error.message;
+  const ChatCompletionRequest& r = *p.value;
+  EXPECT_EQ(r.options.max_tokens, 7);
+  EXPECT_FLOAT_EQ(r.options.sampling.temperature, 0.5f);
+  EXPECT_EQ(r.options.n, 2);
+  EXPECT_TRUE(r.options.stream && r.options.include_usage);
+  EXPECT_EQ(*r.tool_choice, "none");
+  EXPECT_EQ(r.chat_template_kwargs["enable_thinking"], false);
+  EXPECT_FALSE(r.add_generation_prompt);
+  EXPECT_EQ(r.messages[0]["content"], "a\nb");
+}
+
+TEST(Responses, ChatCompletionAndChunks) {
+  CompletionIds ids{"chatcmpl-1", 7, "m"};
+  ChoiceResult c;
+  c.text = "Hello";
+  c.end.finish_reason = sampling::FinishReason::kStop;
+  UsageInfo u;
+  u.prompt_tokens = 3;
+  u.completion_tokens = 2;
+  json j = json::parse(chat_response_json(ids, std::span<const ChoiceResult>(&c, 1), u));
+  EXPECT_EQ(j["object"], "chat.completion");
+  EXPECT_EQ(j["choices"][0]["message"], json({{"role", "assistant"}, {"content", "Hello"}}));
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(j["usage"]["total_tokens"], 5);
+  json role = json::parse(chat_chunk_json(ids, 0, true, "", nullptr, false));
+  EXPECT_EQ(role["object"], "chat.completion.chunk");
+  EXPECT_EQ(role["choices"][0]["delta"], json({{"role", "assistant"}, {"content", ""}}));
+  EXPECT_FALSE(role.contains("usage"));
+  json mid = json::parse(chat_chunk_json(ids, 1, false, "Hel", nullptr, true));
+  EXPECT_EQ(mid["choices"][0]["index"], 1);
+  EXPECT_EQ(mid["choices"][0]["delta"], json({{"content", "Hel"}}));
+  EXPECT_TRUE(mid["usage"].is_null() && mid.contains("usage"));
+  json last = json::parse(chat_chunk_json(ids, 0, false, "", &c.end, false));
+  EXPECT_EQ(last["choices"][0]["delta"], json::object());
+  EXPECT_EQ(last["choices"][0]["finish_reason"], "stop");
+  json usage = json::parse(chat_usage_chunk_json(ids, u));
+  EXPECT_TRUE(usage["choices"].empty());
+  EXPECT_EQ(usage["usage"]["completion_tokens"], 2);
+}
+
 }  // namespace
 }  // namespace keel::server

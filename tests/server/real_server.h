@@ -21,6 +21,7 @@
 #include "keel/memory/device.h"
 #include "keel/model/make_model.h"
 #include "keel/server/engine_adapter.h"
+#include "keel/template/chat_template.h"
 
 namespace keel::server::testing {
 
@@ -101,7 +102,8 @@ class RealServerTest : public ::testing::Test {
     engine_ = std::move(en).value();
     engine_->start();
     ModelInfo info{"tiny-qwen2", executor_->runtime().config.vocab_size, o.context, 1};
-    adapter_ = std::make_shared<EngineAdapter>(*engine_, *tok, info, o.tokenize_timeout);
+    adapter_ = std::make_shared<EngineAdapter>(*engine_, *tok, info, o.tokenize_timeout,
+                                               jinja::load_chat_template(real_model_dir()));
     auto s = HttpServer::create(adapter_, o.server);
     ASSERT_TRUE(s.ok()) << s.status().to_string();
     server_ = std::move(s).value();
@@ -155,6 +157,25 @@ class RealServerTest : public ::testing::Test {
     r.sampling.temperature = 0;
     r.stop.max_new_tokens = max_new_tokens;
     r.stop.eos_ids = engine::eos_ids(*rt, *tok);
+    auto out = engine::generate(*rt, *tok, std::move(r));
+    EXPECT_TRUE(out.ok()) << out.status().to_string();
+    return out.ok() ? *out : engine::GenerateResult{};
+  }
+
+  // engine::generate() on prompt ids (a chat prompt rendered and tokenized
+  // by the caller), stopping also at `stop_token_ids`.
+  engine::GenerateResult reference_ids(const std::vector<int32_t>& ids, int64_t max_new_tokens,
+                                       const std::vector<int32_t>& stop_token_ids) {
+    memory::CpuDevice device(options_.budget_bytes);
+    auto rt = model::start_runtime(runtime_options(options_), device);
+    EXPECT_TRUE(rt.ok()) << rt.status().to_string();
+    auto tok = tokenizer::Tokenizer::from_path(real_model_dir());
+    engine::GenerateRequest r;
+    r.prompt_ids = ids;
+    r.sampling.temperature = 0;
+    r.stop.max_new_tokens = max_new_tokens;
+    r.stop.eos_ids = engine::eos_ids(*rt, *tok);
+    r.stop.stop_token_ids = stop_token_ids;
     auto out = engine::generate(*rt, *tok, std::move(r));
     EXPECT_TRUE(out.ok()) << out.status().to_string();
     return out.ok() ? *out : engine::GenerateResult{};

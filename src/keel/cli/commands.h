@@ -17,5 +17,6 @@ Runner add_generate_command(CLI::App& app);
 Runner add_make_model_command(CLI::App& app);
 Runner add_render_template_command(CLI::App& app);
 Runner add_serve_command(CLI::App& app);
+Runner add_chat_command(CLI::App& app);
 
 }  // namespace keel::cli

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   add(keel::cli::add_make_model_command(app));
   add(keel::cli::add_render_template_command(app));
   add(keel::cli::add_serve_command(app));
+  add(keel::cli::add_chat_command(app));
   CLI::App* faults_cmd = app.add_subcommand("faults", "list the fault points and the --inject-fault syntax");
   runners.emplace(faults_cmd, [] {
     std::printf("%s\n", keel::fault::help_text().c_str());

@@ -27,6 +27,7 @@
 #include "keel/memory/monitor.h"
 #include "keel/server/engine_adapter.h"
 #include "keel/server/http_server.h"
+#include "keel/template/chat_template.h"
 #include "keel/tokenizer/tokenizer.h"
 
 namespace keel::cli {
@@ -138,7 +139,15 @@ int run_serve(const ServeOptions& o) {
   info.vocab_size = rt.config.vocab_size;
   info.max_model_len = rt.kv_plan.context_length_tokens;
   info.created_unix_seconds = static_cast<int64_t>(std::time(nullptr));
-  auto adapter = std::make_shared<server::EngineAdapter>(**engine, *tok, info);
+  // The chat template for /v1/chat/completions; without one (or with one
+  // that does not compile) chat answers 400 and completions still work.
+  auto chat_template = jinja::load_chat_template(o.model.model_dir);
+  if (!chat_template.ok()) {
+    KEEL_LOG_WARN("/v1/chat/completions is unavailable: {}", chat_template.status().to_string());
+  }
+  auto adapter = std::make_shared<server::EngineAdapter>(**engine, *tok, info,
+                                                         std::chrono::seconds(30),
+                                                         std::move(chat_template));
 
   server::ServerConfig sc;
   sc.api_key = o.api_key;

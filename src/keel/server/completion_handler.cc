@@ -25,7 +25,9 @@ struct Completion {
   ServerContext& ctx;
   std::string request_id;
   CompletionIds ids;
-  CompletionRequest request;
+  CompletionRequest request;  // for chat: model and options (no prompts)
+  bool chat = false;
+  std::vector<int32_t> chat_stop_ids;  // chat: end-of-turn ids added to every choice
   std::vector<std::string> echo_texts;  // per prompt, when echo
   std::vector<std::vector<int32_t>> prompt_ids;
   int64_t prompt_tokens = 0;
@@ -126,9 +128,20 @@ ApiError internal_error(const std::string& request_id, std::string_view what) {
                     fmt::format("internal error (request id {}): {}", request_id, what));
 }
 
-// Parses, checks the model, tokenizes. nullopt on success.
-std::optional<ApiError> prepare(Completion& c, const std::string& body) {
-  ServerContext& ctx = c.ctx;
+// A failed render or tokenization of a chat prompt: 503/504 stay retryable,
+// internal failures are 500 with the request id, the rest are the client's (400).
+ApiError render_error(const Completion& c, const Status& s, const std::string& param) {
+  const StatusCode code = s.code();
+  if (code == StatusCode::kDeadlineExceeded || code == StatusCode::kUnavailable) {
+    return api_error_from_status(s);  // 504 / 503: the client may retry
+  }
+  if (code == StatusCode::kInternal || code == StatusCode::kDataLoss) {
+    return internal_error(c.request_id, s.to_string());
+  }
+  return invalid_request(param, std::string(s.message()));
+}
+
+ProtocolLimits protocol_limits(const ServerContext& ctx) {
   ProtocolLimits limits;
   limits.vocab_size = ctx.model.vocab_size;
   limits.max_n = ctx.config.max_n;
@@ -136,7 +149,13 @@ std::optional<ApiError> prepare(Completion& c, const std::string& body) {
   limits.max_choices = ctx.config.max_choices;
   limits.max_stop = ctx.config.max_stop;
   limits.max_timeout_seconds = ctx.config.max_request_timeout_seconds;
-  Parsed<CompletionRequest> parsed = parse_completion_request(body, limits);
+  return limits;
+}
+
+// Parses, checks the model, tokenizes. nullopt on success.
+std::optional<ApiError> prepare(Completion& c, const std::string& body) {
+  ServerContext& ctx = c.ctx;
+  Parsed<CompletionRequest> parsed = parse_completion_request(body, protocol_limits(ctx));
   if (!parsed.ok()) return parsed.error;
   c.request = std::move(*parsed.value);
   if (c.request.model != ctx.model.name) {
@@ -191,6 +210,56 @@ std::optional<ApiError> prepare(Completion& c, const std::string& body) {
   return std::nullopt;
 }
 
+// Chat: parses, checks the model, renders the messages with the model's
+// chat template and tokenizes the prompt without adding special tokens.
+std::optional<ApiError> prepare_chat(Completion& c, const std::string& body) {
+  ServerContext& ctx = c.ctx;
+  Parsed<ChatCompletionRequest> parsed = parse_chat_completion_request(body, protocol_limits(ctx));
+  if (!parsed.ok()) return parsed.error;
+  ChatCompletionRequest& chat = *parsed.value;
+  c.chat = true;
+  c.request.model = chat.model;
+  c.request.options = chat.options;
+  if (c.request.model != ctx.model.name) {
+    ApiError e = http_error(404, "not_found_error", "model_not_found",
+                            fmt::format("model \"{}\" does not exist; this server serves \"{}\"",
+                                        c.request.model, ctx.model.name));
+    e.param = "model";
+    return e;
+  }
+  if (ctx.stopping()) {
+    ApiError e = http_error(503, "server_error", "unavailable", "the server is shutting down");
+    e.retry_after_seconds = 1;
+    return e;
+  }
+  ChatRenderRequest render;
+  render.messages = std::move(chat.messages);
+  render.tools = std::move(chat.tools);
+  render.add_generation_prompt = chat.add_generation_prompt;
+  if (chat.tool_choice) render.kwargs["tool_choice"] = *chat.tool_choice;
+  for (auto& [key, value] : chat.chat_template_kwargs.items()) render.kwargs[key] = value;
+  Result<std::string> prompt = ctx.engine->render_chat(render);
+  if (!prompt.ok()) {
+    const Status& s = prompt.status();
+    if (s.code() == StatusCode::kNotFound) {
+      ApiError e = invalid_request("model", std::string(s.message()));
+      e.code = "no_chat_template";
+      return e;
+    }
+    ApiError e = render_error(c, s, "messages");
+    if (e.http_status == 400) e.code = "chat_template_error";
+    return e;
+  }
+  Result<std::vector<int32_t>> ids = ctx.engine->tokenize_chat(*prompt);
+  if (!ids.ok()) return render_error(c, ids.status(), "messages");
+  if (ids->empty()) return invalid_request("messages", "the rendered chat prompt is empty");
+  c.prompt_tokens = static_cast<int64_t>(ids->size());
+  c.prompt_ids.push_back(std::move(ids).value());
+  c.echo_texts.emplace_back();
+  if (!c.request.options.ignore_eos) c.chat_stop_ids = ctx.engine->chat_stop_token_ids();
+  return std::nullopt;
+}
+
 GenerationRequest make_generation(const Completion& c, size_t k) {
   const GenerationOptions& o = c.request.options;
   GenerationRequest g;
@@ -200,6 +269,12 @@ GenerationRequest make_generation(const Completion& c, size_t k) {
   if (g.sampling.seed && o.n > 1) *g.sampling.seed += k % static_cast<size_t>(o.n);
   g.stop.stop_strings = o.stop;
   g.stop.stop_token_ids = o.stop_token_ids;
+  for (int32_t id : c.chat_stop_ids) {
+    if (std::find(g.stop.stop_token_ids.begin(), g.stop.stop_token_ids.end(), id) ==
+        g.stop.stop_token_ids.end()) {
+      g.stop.stop_token_ids.push_back(id);
+    }
+  }
   g.stop.min_new_tokens = o.min_tokens;
   g.stop.ignore_eos = o.ignore_eos;
   g.stop.include_stop_str_in_output = o.include_stop_str_in_output;
@@ -290,7 +365,9 @@ void respond_blocking(Completion& c, httplib::Response& res) {
   }
   c.usage.prompt_tokens = c.prompt_tokens;
   res.status = 200;
-  res.set_content(completion_response_json(c.ids, c.choices, c.usage), std::string(kJsonType));
+  res.set_content(c.chat ? chat_response_json(c.ids, c.choices, c.usage)
+                         : completion_response_json(c.ids, c.choices, c.usage),
+                  std::string(kJsonType));
   c.log_finished(200);
 }
 
@@ -305,6 +382,12 @@ class StreamWriter {
     if (!started_) {
       started_ = true;
       for (size_t k = 0; k < c.num_choices(); ++k) {
+        if (c.chat) {
+          // A chat stream opens each choice with the assistant role.
+          out += sse_event(chat_chunk_json(c.ids, static_cast<int64_t>(k), true, "", nullptr,
+                                           c.request.options.include_usage));
+          continue;
+        }
         const std::string& echo = c.echo_texts[k / static_cast<size_t>(c.request.options.n)];
         if (!echo.empty()) out += chunk(k, echo, nullptr);
       }
@@ -313,14 +396,21 @@ class StreamWriter {
                             : Deadline::after(std::chrono::milliseconds(0));
     for (auto& u : c.channel->wait_take(wait)) {
       c.apply(u, false);
-      if (c.failure) break;
+      if (c.failure) {
+        // Text that came with the failing final is still the client's.
+        if (!u.text.empty()) out += chunk(u.index, u.text, nullptr);
+        break;
+      }
       if (!u.text.empty() || u.final_info) {
         out += chunk(u.index, u.text, u.final_info ? &c.choices[u.index].end : nullptr);
       }
     }
     if (!c.failure && c.all_done()) {
       c.usage.prompt_tokens = c.prompt_tokens;
-      if (c.request.options.include_usage) out += sse_event(usage_chunk_json(c.ids, c.usage));
+      if (c.request.options.include_usage) {
+        out += sse_event(c.chat ? chat_usage_chunk_json(c.ids, c.usage)
+                                : usage_chunk_json(c.ids, c.usage));
+      }
       out += kSseDone;
       finished_ = true;
     } else if (!c.failure) {
@@ -358,6 +448,10 @@ class StreamWriter {
 
  private:
   std::string chunk(size_t index, std::string_view text, const ChoiceEnd* end) {
+    if (c_->chat) {
+      return sse_event(chat_chunk_json(c_->ids, static_cast<int64_t>(index), false, text, end,
+                                       c_->request.options.include_usage));
+    }
     return sse_event(completion_chunk_json(c_->ids, static_cast<int64_t>(index), text, end,
                                            c_->request.options.include_usage));
   }
@@ -385,13 +479,16 @@ void write_error(ServerContext& ctx, httplib::Response& res, const ApiError& e) 
   if (ctx.metrics) ctx.metrics->on_rejected(e.code);
 }
 
-void handle_completion(ServerContext& ctx, const std::string& request_id, const std::string& body,
-                       httplib::Response& res) {
+namespace {
+
+void serve(ServerContext& ctx, const std::string& request_id, const std::string& body,
+           httplib::Response& res, bool chat) {
   auto c = std::make_unique<Completion>(ctx, request_id);
-  c->ids.id = request_id;
+  // OpenAI's ids: "cmpl-…" for completions, "chatcmpl-…" for chat.
+  c->ids.id = chat ? "chat" + request_id : request_id;
   c->ids.model = ctx.model.name;
   c->ids.created_unix_seconds = static_cast<int64_t>(std::time(nullptr));
-  std::optional<ApiError> error = prepare(*c, body);
+  std::optional<ApiError> error = chat ? prepare_chat(*c, body) : prepare(*c, body);
   if (!error) error = submit_all(*c);
   if (error) {
     write_error(ctx, res, *error);
@@ -410,6 +507,18 @@ void handle_completion(ServerContext& ctx, const std::string& request_id, const 
       "text/event-stream",
       [writer](size_t, httplib::DataSink& sink) { return writer->provide(sink); },
       [writer](bool) { writer->release(); });
+}
+
+}  // namespace
+
+void handle_completion(ServerContext& ctx, const std::string& request_id, const std::string& body,
+                       httplib::Response& res) {
+  serve(ctx, request_id, body, res, /*chat=*/false);
+}
+
+void handle_chat_completion(ServerContext& ctx, const std::string& request_id,
+                            const std::string& body, httplib::Response& res) {
+  serve(ctx, request_id, body, res, /*chat=*/true);
 }
 
 }  // namespace keel::server

@@ -1,4 +1,4 @@
-// The /v1/completions handler and what it shares with the other routes.
+// The /v1/completions and /v1/chat/completions handler and what it shares with the other routes.
 // Internal to the server module (it uses httplib types).
 //
 // One HTTP request: parse → check the model → tokenize → submit one engine
@@ -51,5 +51,13 @@ void write_error(ServerContext& ctx, httplib::Response& res, const ApiError& err
 // POST /v1/completions with the body already read.
 void handle_completion(ServerContext& ctx, const std::string& request_id, const std::string& body,
                        httplib::Response& res);
+
+// POST /v1/chat/completions: the same path after the model's chat template
+// rendered the messages (EngineInterface::render_chat) and tokenize_chat
+// tokenized them; the end-of-turn ids (chat_stop_token_ids) stop every
+// choice. Responses are "chat.completion" / "chat.completion.chunk" (the
+// first chunk of each choice carries the assistant role).
+void handle_chat_completion(ServerContext& ctx, const std::string& request_id,
+                            const std::string& body, httplib::Response& res);
 
 }  // namespace keel::server

@@ -1,5 +1,6 @@
 #include "keel/server/engine_adapter.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "keel/core/fault.h"
@@ -55,12 +56,71 @@ GenerationFinal to_generation_final(const engine::RequestFinal& f) {
   return g;
 }
 
+std::vector<int32_t> end_of_turn_ids(const tokenizer::Tokenizer& tokenizer,
+                                     const jinja::ChatTemplate* chat_template) {
+  std::vector<std::string> names;
+  if (chat_template) {
+    auto eos = chat_template->special_tokens().find("eos_token");
+    if (eos != chat_template->special_tokens().end() && eos->is_string()) {
+      names.push_back(eos->get<std::string>());
+    }
+  }
+  for (const char* t : {"<|im_end|>", "<|eot_id|>", "<|end_of_turn|>", "<end_of_turn>", "<|end|>",
+                        "</s>"}) {
+    names.emplace_back(t);
+  }
+  std::vector<int32_t> ids;
+  for (const std::string& name : names) {
+    if (name.empty()) continue;
+    std::optional<uint32_t> id = tokenizer.token_to_id(name);
+    if (!id) continue;
+    const auto i = static_cast<int32_t>(*id);
+    if (std::find(ids.begin(), ids.end(), i) == ids.end()) ids.push_back(i);
+  }
+  return ids;
+}
+
 EngineAdapter::EngineAdapter(engine::Engine& engine, tokenizer::Tokenizer tokenizer, ModelInfo info,
-                             std::chrono::milliseconds tokenize_timeout)
+                             std::chrono::milliseconds tokenize_timeout,
+                             Result<jinja::ChatTemplate> chat_template)
     : engine_(engine),
       tokenizer_(std::move(tokenizer)),
       info_(std::move(info)),
-      tokenize_timeout_(tokenize_timeout) {}
+      tokenize_timeout_(tokenize_timeout),
+      chat_template_(std::move(chat_template)) {
+  if (chat_template_.ok()) {
+    chat_stop_ids_ = end_of_turn_ids(tokenizer_, &*chat_template_);
+    // Ids beyond the model's vocabulary (a tokenizer larger than the model)
+    // can never be sampled.
+    std::erase_if(chat_stop_ids_, [this](int32_t id) { return id >= info_.vocab_size; });
+  }
+}
+
+Result<std::string> EngineAdapter::render_chat(const ChatRenderRequest& request) const {
+  if (!chat_template_.ok()) {
+    if (chat_template_.status().code() == StatusCode::kNotFound) {
+      return NotFoundError("this model has no chat template; use /v1/completions");
+    }
+    return FailedPreconditionError("this model's chat template cannot be used: {}",
+                                   chat_template_.status().message());
+  }
+  jinja::ChatOptions options;
+  options.messages = request.messages;
+  options.tools = request.tools;
+  options.add_generation_prompt = request.add_generation_prompt;
+  options.kwargs = request.kwargs;
+  return chat_template_->render_chat(options);
+}
+
+Result<std::vector<int32_t>> EngineAdapter::tokenize_chat(std::string_view text) const {
+  return run_tokenizer_job<std::vector<int32_t>>(
+      "tokenizing the chat prompt",
+      [tok = tokenizer_, text = std::string(text)]() -> Result<std::vector<int32_t>> {
+        auto ids = tok.encode(text, /*add_special_tokens=*/false);
+        if (!ids.ok()) return ids.status().with_context("tokenizing the chat prompt");
+        return std::vector<int32_t>(ids->begin(), ids->end());
+      });
+}
 
 // Tokenizer work runs on the core pool in task mode: the HTTP thread only
 // waits, with a deadline, so a stalled tokenization (fault points

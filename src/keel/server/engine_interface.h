@@ -38,6 +38,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "keel/core/result.h"
 #include "keel/core/status.h"
 #include "keel/sampling/finish_reason.h"
@@ -135,6 +137,18 @@ struct EngineSnapshot {
   int64_t retry_after_seconds = 1;  // hint for Unavailable answers, >= 1
 };
 
+// What /v1/chat/completions hands the model's chat template (transformers'
+// apply_chat_template(messages, tools=..., add_generation_prompt=...,
+// **kwargs)). ordered_json keeps the client's key order (tojson of tools).
+struct ChatRenderRequest {
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();  // validated
+  std::optional<nlohmann::ordered_json> tools;                         // unset: None
+  bool add_generation_prompt = true;
+  // Extra template variables: tool_choice (when sent), then
+  // chat_template_kwargs (enable_thinking, ...), which win.
+  nlohmann::ordered_json kwargs = nlohmann::ordered_json::object();
+};
+
 class EngineInterface {
  public:
   virtual ~EngineInterface() = default;
@@ -144,6 +158,23 @@ class EngineInterface {
   virtual Result<std::vector<int32_t>> tokenize(std::string_view text) const = 0;
   // For echo of token-id prompts.
   virtual Result<std::string> detokenize(std::span<const int32_t> ids) const = 0;
+
+  // Chat. The prompt text the model's chat template renders: NotFound when
+  // the model has no chat template; InvalidArgument with the template's
+  // message when it raises (raise_exception) or fails; ResourceExhausted
+  // past a render limit. Default: NotFound (an engine without chat).
+  virtual Result<std::string> render_chat(const ChatRenderRequest& request) const {
+    (void)request;
+    return NotFoundError("this model has no chat template; use /v1/completions");
+  }
+  // A rendered chat prompt as ids WITHOUT adding special tokens again (the
+  // template wrote them, as transformers tokenizes chat prompts).
+  virtual Result<std::vector<int32_t>> tokenize_chat(std::string_view text) const {
+    return tokenize(text);
+  }
+  // Ids that end an assistant turn (the template's eos_token and the known
+  // end-of-turn tokens the vocabulary has): stop ids of every chat request.
+  virtual std::vector<int32_t> chat_stop_token_ids() const { return {}; }
 
   // Queues the request; returns its id (request.id). See the contract above.
   virtual Result<std::string> submit(GenerationRequest request,

@@ -162,7 +162,7 @@ void HttpServer::Impl::fill_error(const Request& req, Response& res) {
   } else if (res.status == 404) {
     e = http_error(404, "not_found_error", "unknown_route",
                    fmt::format("no route for {} {}; routes: GET /health /ready /metrics "
-                               "/v1/models, POST /v1/completions",
+                               "/v1/models, POST /v1/completions /v1/chat/completions",
                                req.method, req.path));
   } else if (res.status == 413) {
     e = http_error(
@@ -315,10 +315,8 @@ void HttpServer::Impl::install_routes() {
          [this, read_body](const Request&, Response& res, const httplib::ContentReader& reader) {
            std::string body;
            if (!read_body(reader, res, body)) return;
-           write_error(ctx, res,
-                       http_error(501, "invalid_request_error", "not_implemented",
-                                  "/v1/chat/completions is not supported yet (chat templates are "
-                                  "coming); use /v1/completions with a formatted prompt"));
+           handle_chat_completion(ctx, res.get_header_value(std::string(kRequestIdHeader)), body,
+                                  res);
          });
   for (const char* path : {"/v1/completions", "/v1/chat/completions"}) {
     t.Get(path, [this](const Request& req, Response& res) {

@@ -13,9 +13,9 @@
 //   with harmless values: user (any string), suffix (null or ""), best_of
 //   (null or equal to n), logprobs (null or false-y: only null).
 // - logprobs != null and suffix != "" are rejected as "not supported yet".
-// GenerationOptions is shared with the coming chat request type: a
-// ChatCompletionRequest will be {model, messages, GenerationOptions}, parsed
-// by the same parse_generation_options().
+// GenerationOptions is shared with chat: ChatCompletionRequest is
+// {model, messages, tools, ..., GenerationOptions}, its options parsed by
+// the same code.
 // Thread-safety: pure functions.
 #pragma once
 
@@ -25,6 +25,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "keel/sampling/sampling_params.h"
 #include "keel/sampling/stop_checker.h"
@@ -66,6 +68,22 @@ struct CompletionRequest {
   GenerationOptions options;
 };
 
+// POST /v1/chat/completions. Differences from completions: max_tokens
+// (or max_completion_tokens) absent → the rest of the context window, as
+// OpenAI and vLLM; logprobs false is accepted.
+struct ChatCompletionRequest {
+  std::string model;
+  // Validated messages as the template receives them: roles system / user /
+  // assistant / tool, content a string (text parts joined with "\n") or
+  // null; tool_calls, tool_call_id, name and unknown keys passed through.
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  std::optional<nlohmann::ordered_json> tools;        // array of objects
+  std::optional<nlohmann::ordered_json> tool_choice;  // "none" | "auto" | object
+  nlohmann::ordered_json chat_template_kwargs = nlohmann::ordered_json::object();
+  bool add_generation_prompt = true;
+  GenerationOptions options;
+};
+
 struct ProtocolLimits {
   int64_t vocab_size = 0;  // token ids must be in [0, vocab_size)
   int32_t max_n = 16;
@@ -75,6 +93,7 @@ struct ProtocolLimits {
   size_t max_stop_token_ids = 64;
   size_t max_logit_bias = 1024;
   double max_timeout_seconds = 3600;
+  size_t max_messages = 4096;
 };
 
 // A parsed value or the error that stopped parsing.
@@ -87,5 +106,7 @@ struct Parsed {
 
 Parsed<CompletionRequest> parse_completion_request(std::string_view body,
                                                    const ProtocolLimits& limits);
+Parsed<ChatCompletionRequest> parse_chat_completion_request(std::string_view body,
+                                                            const ProtocolLimits& limits);
 
 }  // namespace keel::server

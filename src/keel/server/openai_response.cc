@@ -34,9 +34,9 @@ json usage_value(const UsageInfo& u) {
                 {"e2e_seconds", u.e2e_seconds}}}};
 }
 
-json envelope(const CompletionIds& ids) {
+json envelope(const CompletionIds& ids, std::string_view object = "text_completion") {
   return json{{"id", ids.id},
-              {"object", "text_completion"},
+              {"object", object},
               {"created", ids.created_unix_seconds},
               {"model", ids.model}};
 }
@@ -93,6 +93,49 @@ std::string completion_chunk_json(const CompletionIds& ids, int64_t index, std::
 
 std::string usage_chunk_json(const CompletionIds& ids, const UsageInfo& usage) {
   json j = envelope(ids);
+  j["choices"] = json::array();
+  j["usage"] = usage_value(usage);
+  return dump(j);
+}
+
+std::string chat_response_json(const CompletionIds& ids, std::span<const ChoiceResult> choices,
+                               const UsageInfo& usage) {
+  json j = envelope(ids, "chat.completion");
+  json arr = json::array();
+  for (const ChoiceResult& c : choices) {
+    arr.push_back(json{{"index", c.index},
+                       {"message", {{"role", "assistant"}, {"content", c.text}}},
+                       {"logprobs", nullptr},
+                       {"finish_reason", finish_reason_value(c.end.finish_reason)},
+                       {"keel", keel_choice_json(c.end)}});
+  }
+  j["choices"] = std::move(arr);
+  j["usage"] = usage_value(usage);
+  return dump(j);
+}
+
+std::string chat_chunk_json(const CompletionIds& ids, int64_t index, bool role_chunk,
+                            std::string_view text, const ChoiceEnd* end, bool include_usage) {
+  json j = envelope(ids, "chat.completion.chunk");
+  json delta = json::object();
+  if (role_chunk) {
+    delta["role"] = "assistant";
+    delta["content"] = text;
+  } else if (!text.empty() || !end) {
+    delta["content"] = text;
+  }
+  json choice{{"index", index},
+              {"delta", std::move(delta)},
+              {"logprobs", nullptr},
+              {"finish_reason", end ? finish_reason_value(end->finish_reason) : json(nullptr)}};
+  if (end) choice["keel"] = keel_choice_json(*end);
+  j["choices"] = json::array({std::move(choice)});
+  if (include_usage) j["usage"] = nullptr;
+  return dump(j);
+}
+
+std::string chat_usage_chunk_json(const CompletionIds& ids, const UsageInfo& usage) {
+  json j = envelope(ids, "chat.completion.chunk");
   j["choices"] = json::array();
   j["usage"] = usage_value(usage);
   return dump(j);

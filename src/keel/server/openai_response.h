@@ -68,6 +68,20 @@ std::string completion_chunk_json(const CompletionIds& ids, int64_t index, std::
 // The final usage chunk: "choices": [] and "usage".
 std::string usage_chunk_json(const CompletionIds& ids, const UsageInfo& usage);
 
+// Chat. {"id": "chatcmpl-...", "object": "chat.completion", ..., "choices":
+// [{"index", "message": {"role": "assistant", "content"}, "logprobs": null,
+// "finish_reason", "keel"}], "usage"}; ChoiceResult::text is the content.
+std::string chat_response_json(const CompletionIds& ids, std::span<const ChoiceResult> choices,
+                               const UsageInfo& usage);
+// One "chat.completion.chunk" for choice `index`: the delta is
+// {"role": "assistant", "content": ""} when `role_chunk`, else
+// {"content": text} (or {} on the last chunk without text), with
+// finish_reason and keel when `end`.
+std::string chat_chunk_json(const CompletionIds& ids, int64_t index, bool role_chunk,
+                            std::string_view text, const ChoiceEnd* end, bool include_usage);
+// The final usage chunk of a chat stream.
+std::string chat_usage_chunk_json(const CompletionIds& ids, const UsageInfo& usage);
+
 // {"error": {"message", "type", "param", "code"}}
 std::string error_json(const ApiError& error);
 
