@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/fork_util.h"
+
 namespace keel::fault {
 namespace {
 
@@ -374,6 +376,7 @@ TEST(FaultConcurrencyTest, ArmingWhileHittingIsSafe) {
 // arming mutex may be held at the fork) can still hit armed points: the hit
 // path takes no lock.
 TEST(FaultForkTest, ChildHitsPointsWhileParentArms) {
+  KEEL_SKIP_FORK_TEST_UNDER_ASAN();
   ScopedFaults scoped("tokenizer.error:every=2");
   std::atomic<bool> stop{false};
   std::thread armer([&] {
