@@ -7,61 +7,35 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "keel/core/utf8.h"
+#include "keel/server/openai_protocol_internal.h"
 
 namespace keel::server {
-namespace {
-
-using json = nlohmann::json;
-using ojson = nlohmann::ordered_json;
-using Error = std::optional<ApiError>;
-
-#define KEEL_PARSE_TRY(expr)          \
-  do {                                \
-    if (Error e_ = (expr)) return e_; \
-  } while (0)
-
-// The value as the client wrote it, shortened for messages.
-template <typename J>
-std::string show(const J& v) {
-  std::string s = v.dump(-1, ' ', false, J::error_handler_t::replace);
-  if (s.size() > 64) s = s.substr(0, 61) + "...";
-  return s;
-}
-
-template <typename J>
-std::string_view type_name(const J& v) {
-  using T = nlohmann::detail::value_t;
-  switch (v.type()) {
-    case T::null:
-      return "null";
-    case T::boolean:
-      return "boolean";
-    case T::number_integer:
-    case T::number_unsigned:
-      return "integer";
-    case T::number_float:
-      return "number";
-    case T::string:
-      return "string";
-    case T::array:
-      return "array";
-    case T::object:
-      return "object";
-    default:
-      return "unknown";
-  }
-}
+namespace protocol_internal {
 
 Error bad(std::string_view param, std::string message) {
   return invalid_request(std::string(param), std::move(message));
 }
 
-template <typename J>
-Error wrong_type(std::string_view param, std::string_view expected, const J& v) {
-  return bad(param,
-             fmt::format("{} must be {}, got {} {}", param, expected, type_name(v), show(v)));
+Error read_bool(const json& v, std::string_view param, bool& out) {
+  if (!v.is_boolean()) return wrong_type(param, "a boolean", v);
+  out = v.get<bool>();
+  return std::nullopt;
 }
+
+}  // namespace protocol_internal
+
+namespace {
+
+using protocol_internal::bad;
+using protocol_internal::check_cross_fields;
+using protocol_internal::Error;
+using protocol_internal::json;
+using protocol_internal::parse_body;
+using protocol_internal::parse_option;
+using protocol_internal::read_bool;
+using protocol_internal::show;
+using protocol_internal::type_name;
+using protocol_internal::wrong_type;
 
 // Integers: JSON integers, or numbers with no fraction (16.0), in [lo, hi].
 Error read_int(const json& v, std::string_view param, int64_t lo, int64_t hi, int64_t& out,
@@ -99,12 +73,6 @@ Error read_number(const json& v, std::string_view param, Pred in_range, std::str
   if (!std::isfinite(out) || !in_range(out)) {
     return bad(param, fmt::format("{} must be a number {}, got {}", param, range_text, show(v)));
   }
-  return std::nullopt;
-}
-
-Error read_bool(const json& v, std::string_view param, bool& out) {
-  if (!v.is_boolean()) return wrong_type(param, "a boolean", v);
-  out = v.get<bool>();
   return std::nullopt;
 }
 
@@ -259,8 +227,10 @@ bool is_option_key(std::string_view key) {
   return kKeys.count(key) != 0;
 }
 
-// One field of the shared options; known = false if `key` is not one of them.
-// null leaves a field unset (max_tokens: null means the rest of the window).
+}  // namespace
+
+namespace protocol_internal {
+
 Error parse_option(const std::string& key, const json& v, const ProtocolLimits& limits,
                    GenerationOptions& o, bool& known) {
   known = is_option_key(key);
@@ -375,6 +345,10 @@ Error check_cross_fields(const json& body, GenerationOptions& o) {
   return std::nullopt;
 }
 
+}  // namespace protocol_internal
+
+namespace {
+
 Error parse_completion(const json& body, const ProtocolLimits& limits, CompletionRequest& r) {
   static const std::set<std::string, std::less<>> kAllowedExtra = {"best_of", "suffix"};
   bool has_model = false, has_prompt = false;
@@ -415,274 +389,6 @@ Error parse_completion(const json& body, const ProtocolLimits& limits, Completio
   return std::nullopt;
 }
 
-
-// One message's content: a string, null, or a list of parts whose text parts
-// are joined with "\n" (vLLM); any other part type is refused by name.
-Error parse_content(const ojson& v, const std::string& param, ojson& out) {
-  if (v.is_null() || v.is_string()) {
-    out = v;
-    return std::nullopt;
-  }
-  if (!v.is_array()) return wrong_type(param, "a string, an array of content parts or null", v);
-  std::string text;
-  for (size_t i = 0; i < v.size(); ++i) {
-    const ojson& part = v[i];
-    const std::string pp = fmt::format("{}[{}]", param, i);
-    if (!part.is_object()) return wrong_type(pp, "an object {\"type\": \"text\", \"text\": ...}", part);
-    auto type = part.find("type");
-    if (type == part.end() || !type->is_string()) {
-      return bad(pp + ".type", fmt::format("{}.type must be a string (\"text\")", pp));
-    }
-    if (type->get<std::string>() != "text") {
-      return bad(pp + ".type",
-                 fmt::format("{}.type \"{}\" is not supported; only \"text\" parts are", pp,
-                             type->get<std::string>()));
-    }
-    auto t = part.find("text");
-    if (t == part.end() || !t->is_string()) {
-      return wrong_type(pp + ".text", "a string", t == part.end() ? ojson() : *t);
-    }
-    if (i > 0) text += "\n";
-    text += t->get<std::string>();
-  }
-  out = std::move(text);
-  return std::nullopt;
-}
-
-Error parse_tool_calls(const ojson& v, const std::string& param) {
-  if (!v.is_array()) return wrong_type(param, "an array of tool calls", v);
-  for (size_t i = 0; i < v.size(); ++i) {
-    const ojson& call = v[i];
-    const std::string cp = fmt::format("{}[{}]", param, i);
-    if (!call.is_object()) return wrong_type(cp, "an object", call);
-    auto fn = call.find("function");
-    if (fn == call.end() || !fn->is_object()) {
-      return wrong_type(cp + ".function", "an object {\"name\", \"arguments\"}",
-                        fn == call.end() ? ojson() : *fn);
-    }
-    auto name = fn->find("name");
-    if (name == fn->end() || !name->is_string()) {
-      return wrong_type(cp + ".function.name", "a string", name == fn->end() ? ojson() : *name);
-    }
-    auto args = fn->find("arguments");
-    if (args != fn->end() && !args->is_string() && !args->is_object()) {
-      return wrong_type(cp + ".function.arguments", "a JSON string or an object", *args);
-    }
-  }
-  return std::nullopt;
-}
-
-Error parse_messages(const ojson& v, const ProtocolLimits& limits, ojson& out) {
-  if (!v.is_array()) return wrong_type("messages", "an array of messages", v);
-  if (v.empty()) return bad("messages", "messages must not be empty");
-  if (v.size() > limits.max_messages) {
-    return bad("messages", fmt::format("messages may hold at most {} messages, got {}",
-                                       limits.max_messages, v.size()));
-  }
-  static const std::set<std::string, std::less<>> kRoles = {"system", "user", "assistant", "tool"};
-  out = ojson::array();
-  for (size_t i = 0; i < v.size(); ++i) {
-    const ojson& m = v[i];
-    const std::string mp = fmt::format("messages[{}]", i);
-    if (!m.is_object()) return wrong_type(mp, "an object {\"role\", \"content\"}", m);
-    auto role = m.find("role");
-    if (role == m.end()) return bad(mp + ".role", mp + ".role is required");
-    if (!role->is_string()) return wrong_type(mp + ".role", "a string", *role);
-    const std::string r = role->get<std::string>();
-    if (kRoles.count(r) == 0) {
-      return bad(mp + ".role",
-                 fmt::format("{}.role must be one of system, user, assistant, tool; got \"{}\"", mp,
-                             r));
-    }
-    ojson msg = ojson::object();
-    bool has_content = false, has_tool_calls = false;
-    for (const auto& [key, val] : m.items()) {
-      const std::string kp = mp + "." + key;
-      if (key == "content") {
-        ojson content;
-        KEEL_PARSE_TRY(parse_content(val, kp, content));
-        has_content = !content.is_null();
-        msg[key] = std::move(content);
-        continue;
-      }
-      if (key == "tool_calls") {
-        if (val.is_null()) continue;
-        if (r != "assistant") return bad(kp, fmt::format("{} is only allowed for assistant messages", kp));
-        KEEL_PARSE_TRY(parse_tool_calls(val, kp));
-        has_tool_calls = !val.empty();
-      } else if (key == "tool_call_id" || key == "name") {
-        if (val.is_null()) continue;
-        if (!val.is_string()) return wrong_type(kp, "a string", val);
-      }
-      msg[key] = val;
-    }
-    if (!has_content && !(r == "assistant" && has_tool_calls)) {
-      return bad(mp + ".content",
-                 fmt::format("{}.content is required (a string or an array of text parts)", mp));
-    }
-    out.push_back(std::move(msg));
-  }
-  return std::nullopt;
-}
-
-Error parse_tools(const ojson& v, ojson& out) {
-  if (!v.is_array()) return wrong_type("tools", "an array of tool definitions", v);
-  for (size_t i = 0; i < v.size(); ++i) {
-    const ojson& t = v[i];
-    const std::string tp = fmt::format("tools[{}]", i);
-    if (!t.is_object()) return wrong_type(tp, "an object {\"type\": \"function\", \"function\"}", t);
-    auto type = t.find("type");
-    if (type != t.end() && !(type->is_string() && type->get<std::string>() == "function")) {
-      return bad(tp + ".type", fmt::format("{}.type must be \"function\", got {}", tp, show(*type)));
-    }
-    auto fn = t.find("function");
-    if (fn == t.end() || !fn->is_object()) {
-      return wrong_type(tp + ".function", "an object {\"name\", \"description\", \"parameters\"}",
-                        fn == t.end() ? ojson() : *fn);
-    }
-    auto name = fn->find("name");
-    if (name == fn->end() || !name->is_string() || name->get<std::string>().empty()) {
-      return wrong_type(tp + ".function.name", "a non-empty string",
-                        name == fn->end() ? ojson() : *name);
-    }
-  }
-  out = v;
-  return std::nullopt;
-}
-
-Error parse_tool_choice(const ojson& v, ojson& out) {
-  if (v.is_string()) {
-    const std::string c = v.get<std::string>();
-    if (c == "none" || c == "auto") {
-      out = v;
-      return std::nullopt;
-    }
-    if (c == "required") {
-      return bad("tool_choice", "tool_choice \"required\" is not supported yet; use \"auto\"");
-    }
-    return bad("tool_choice",
-               fmt::format("tool_choice must be \"none\", \"auto\" or an object, got \"{}\"", c));
-  }
-  if (!v.is_object()) return wrong_type("tool_choice", "\"none\", \"auto\" or an object", v);
-  auto fn = v.find("function");
-  if (fn == v.end() || !fn->is_object() || !fn->contains("name") || !(*fn)["name"].is_string()) {
-    return bad("tool_choice",
-               "tool_choice as an object must be {\"type\": \"function\", \"function\": "
-               "{\"name\": ...}}");
-  }
-  out = v;
-  return std::nullopt;
-}
-
-Error parse_chat(const json& body, const ojson& obody, const ProtocolLimits& limits,
-                 ChatCompletionRequest& r) {
-  r.options.max_tokens.reset();  // chat: the rest of the window unless set
-  bool has_model = false, has_messages = false;
-  bool has_max_tokens = false;
-  for (const auto& [key, v] : body.items()) {
-    if (key == "logprobs") {  // chat's logprobs is a boolean
-      if (v.is_null() || (v.is_boolean() && !v.get<bool>())) continue;
-      return bad(key, "logprobs is not supported yet; omit it or send false");
-    }
-    if (key == "max_completion_tokens") {
-      if (has_max_tokens && !v.is_null()) {
-        return bad(key, "send max_tokens or max_completion_tokens, not both");
-      }
-      bool known = false;
-      KEEL_PARSE_TRY(parse_option("max_tokens", v, limits, r.options, known));
-      has_max_tokens = !v.is_null();
-      continue;
-    }
-    bool known = false;
-    KEEL_PARSE_TRY(parse_option(key, v, limits, r.options, known));
-    if (known) {
-      if (key == "max_tokens") {
-        if (has_max_tokens && !v.is_null()) {
-          return bad(key, "send max_tokens or max_completion_tokens, not both");
-        }
-        has_max_tokens = !v.is_null();
-      }
-      continue;
-    }
-    const ojson& ov = obody[key];
-    if (key == "model") {
-      if (!v.is_string() || v.get<std::string>().empty()) {
-        return wrong_type("model", "a non-empty string", v);
-      }
-      r.model = v.get<std::string>();
-      has_model = true;
-    } else if (key == "messages") {
-      if (v.is_null()) return bad("messages", "messages is required");
-      KEEL_PARSE_TRY(parse_messages(ov, limits, r.messages));
-      has_messages = true;
-    } else if (key == "tools") {
-      if (ov.is_null()) continue;
-      ojson tools;
-      KEEL_PARSE_TRY(parse_tools(ov, tools));
-      r.tools = std::move(tools);
-    } else if (key == "tool_choice") {
-      if (ov.is_null()) continue;
-      ojson choice;
-      KEEL_PARSE_TRY(parse_tool_choice(ov, choice));
-      r.tool_choice = std::move(choice);
-    } else if (key == "parallel_tool_calls") {
-      if (!v.is_null() && !v.is_boolean()) return wrong_type(key, "a boolean", v);
-    } else if (key == "chat_template_kwargs") {
-      if (ov.is_null()) continue;
-      if (!ov.is_object()) return wrong_type(key, "an object of template variables", v);
-      r.chat_template_kwargs = ov;
-    } else if (key == "add_generation_prompt") {
-      if (!v.is_null()) KEEL_PARSE_TRY(read_bool(v, key, r.add_generation_prompt));
-    } else if (key == "continue_final_message") {
-      bool on = false;
-      if (!v.is_null()) KEEL_PARSE_TRY(read_bool(v, key, on));
-      if (on) {
-        return bad(key,
-                   "continue_final_message is not supported yet; send the prefix through "
-                   "/v1/completions instead");
-      }
-    } else {
-      return bad(key, fmt::format("unknown field \"{}\" for /v1/chat/completions", key));
-    }
-  }
-  if (!has_model) return bad("model", "model is required");
-  if (!has_messages) return bad("messages", "messages is required");
-  KEEL_PARSE_TRY(check_cross_fields(body, r.options));
-  if (r.options.n > limits.max_choices) {
-    return bad("n", fmt::format("n must be at most {}, got {}", limits.max_choices, r.options.n));
-  }
-  Status s = sampling::validate(r.options.sampling, limits.vocab_size);
-  if (!s.ok()) return bad("sampling", std::string(s.message()));
-  return std::nullopt;
-}
-
-// The body as a JSON object, or the error that says why it is not one.
-template <typename J>
-Error parse_body(std::string_view body, J& out) {
-  out = J::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (out.is_discarded()) {
-    // Say where: parse again with exceptions for the position.
-    std::string where;
-    try {
-      J again = J::parse(body);
-    } catch (const typename J::parse_error& e) {
-      where = fmt::format(" (byte {})", e.byte);
-    } catch (...) {
-    }
-    std::string hint =
-        utf8::find_invalid(body) != std::string_view::npos ? "; it is not valid UTF-8" : "";
-    return http_error(400, "invalid_request_error", "invalid_json",
-                      fmt::format("request body is not valid JSON{}{}", where, hint));
-  }
-  if (!out.is_object()) {
-    return http_error(400, "invalid_request_error", "invalid_json",
-                      fmt::format("request body must be a JSON object, got {}", type_name(out)));
-  }
-  return std::nullopt;
-}
-
-#undef KEEL_PARSE_TRY
-
 }  // namespace
 
 Parsed<CompletionRequest> parse_completion_request(std::string_view body,
@@ -695,34 +401,6 @@ Parsed<CompletionRequest> parse_completion_request(std::string_view body,
   }
   CompletionRequest r;
   if (Error e = parse_completion(j, limits, r)) {
-    out.error = std::move(*e);
-    return out;
-  }
-  out.value = std::move(r);
-  return out;
-}
-
-}  // namespace keel::server
-
-namespace keel::server {
-
-Parsed<ChatCompletionRequest> parse_chat_completion_request(std::string_view body,
-                                                            const ProtocolLimits& limits) {
-  Parsed<ChatCompletionRequest> out;
-  // Parsed twice: the shared option parsers take json; messages and tools
-  // need ordered_json so that the template sees the client's key order.
-  json j;
-  ojson oj;
-  if (Error e = parse_body(body, j)) {
-    out.error = std::move(*e);
-    return out;
-  }
-  if (Error e = parse_body(body, oj)) {
-    out.error = std::move(*e);
-    return out;
-  }
-  ChatCompletionRequest r;
-  if (Error e = parse_chat(j, oj, limits, r)) {
     out.error = std::move(*e);
     return out;
   }
