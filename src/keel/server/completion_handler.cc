@@ -152,16 +152,15 @@ ProtocolLimits protocol_limits(const ServerContext& ctx) {
   return limits;
 }
 
-// Parses, checks the model, tokenizes. nullopt on success.
-std::optional<ApiError> prepare(Completion& c, const std::string& body) {
-  ServerContext& ctx = c.ctx;
-  Parsed<CompletionRequest> parsed = parse_completion_request(body, protocol_limits(ctx));
-  if (!parsed.ok()) return parsed.error;
-  c.request = std::move(*parsed.value);
-  if (c.request.model != ctx.model.name) {
+// The checks before any tokenizer or template work: the model name,
+// shutdown, and admission (a full queue, memory at critical). Under overload
+// most requests end here, so a refusal costs a JSON parse, not a
+// tokenization; the engine's own check at submit stays the authority.
+std::optional<ApiError> check_admission(ServerContext& ctx, const std::string& model) {
+  if (model != ctx.model.name) {
     ApiError e = http_error(404, "not_found_error", "model_not_found",
                             fmt::format("model \"{}\" does not exist; this server serves \"{}\"",
-                                        c.request.model, ctx.model.name));
+                                        model, ctx.model.name));
     e.param = "model";
     return e;
   }
@@ -170,6 +169,22 @@ std::optional<ApiError> prepare(Completion& c, const std::string& body) {
     e.retry_after_seconds = 1;
     return e;
   }
+  const EngineSnapshot snap = ctx.engine->snapshot();
+  if (!snap.admission_closed_reason.empty()) {
+    ApiError e = http_error(503, "server_error", "unavailable", snap.admission_closed_reason);
+    e.retry_after_seconds = std::max<int64_t>(1, snap.retry_after_seconds);
+    return e;
+  }
+  return std::nullopt;
+}
+
+// Parses, checks the model, tokenizes. nullopt on success.
+std::optional<ApiError> prepare(Completion& c, const std::string& body) {
+  ServerContext& ctx = c.ctx;
+  Parsed<CompletionRequest> parsed = parse_completion_request(body, protocol_limits(ctx));
+  if (!parsed.ok()) return parsed.error;
+  c.request = std::move(*parsed.value);
+  if (std::optional<ApiError> e = check_admission(ctx, c.request.model)) return e;
   const auto& prompts = c.request.prompts;
   for (size_t p = 0; p < prompts.size(); ++p) {
     std::string param = prompts.size() == 1 ? "prompt" : fmt::format("prompt[{}]", p);
@@ -220,18 +235,7 @@ std::optional<ApiError> prepare_chat(Completion& c, const std::string& body) {
   c.chat = true;
   c.request.model = chat.model;
   c.request.options = chat.options;
-  if (c.request.model != ctx.model.name) {
-    ApiError e = http_error(404, "not_found_error", "model_not_found",
-                            fmt::format("model \"{}\" does not exist; this server serves \"{}\"",
-                                        c.request.model, ctx.model.name));
-    e.param = "model";
-    return e;
-  }
-  if (ctx.stopping()) {
-    ApiError e = http_error(503, "server_error", "unavailable", "the server is shutting down");
-    e.retry_after_seconds = 1;
-    return e;
-  }
+  if (std::optional<ApiError> e = check_admission(ctx, c.request.model)) return e;
   ChatRenderRequest render;
   render.messages = std::move(chat.messages);
   render.tools = std::move(chat.tools);

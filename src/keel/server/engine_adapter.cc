@@ -1,5 +1,7 @@
 #include "keel/server/engine_adapter.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -212,6 +214,15 @@ EngineSnapshot EngineAdapter::snapshot() const {
     snap.not_ready_reason = "memory critical: " + memory_.reason;
   }
   snap.ready = snap.not_ready_reason.empty();
+  const int64_t max_queued = engine_.config().max_queued_requests;
+  if (s.num_waiting >= max_queued) {
+    snap.admission_closed_reason = fmt::format(
+        "the queue is full: {} requests waiting (max_queued_requests {}); retry after {} s",
+        s.num_waiting, max_queued, snap.retry_after_seconds);
+  } else if (memory_.level >= 2) {
+    snap.admission_closed_reason =
+        "not admitting new requests while memory is critical: " + memory_.reason;
+  }
   if (memory_.level == 1) snap.degraded_reason = "memory warning: " + memory_.reason;
   snap.memory_level = memory_.level;
   snap.memory_usage = memory_.usage;
