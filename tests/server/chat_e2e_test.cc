@@ -26,21 +26,9 @@ struct ChatStream {
 };
 
 ChatStream stream_chat(int port, const Json& body, std::chrono::milliseconds timeout) {
-  RawConn c(port);
   ChatStream r;
-  if (!c.connected()) return r;
-  c.send(build_request("POST", "/v1/chat/completions", body.dump(), {}));
-  std::string raw = c.read_until(
-      [](const std::string& d) { return d.find("data: [DONE]") != std::string::npos; }, timeout);
-  HttpResponse resp = parse_response(raw);
   bool first = true;
-  for (const std::string& p : sse_payloads(resp.body)) {
-    if (p == "[DONE]") {
-      r.done = true;
-      continue;
-    }
-    Json j = Json::parse(p, nullptr, false);
-    if (j.is_discarded()) continue;
+  for (const Json& j : stream_events(port, "/v1/chat/completions", body, timeout, &r.done)) {
     for (const Json& ch : j["choices"]) {
       if (first) r.role_first = ch["delta"].value("role", "") == "assistant";
       first = false;

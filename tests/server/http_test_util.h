@@ -177,6 +177,29 @@ inline std::vector<std::string> sse_payloads(const std::string& body) {
   return out;
 }
 
+// POSTs `body` to `path` on a fresh connection and reads an SSE stream
+// until "data: [DONE]" or `timeout`; returns the JSON events in order
+// (malformed ones skipped) and sets *done when [DONE] arrived.
+inline std::vector<Json> stream_events(int port, const std::string& path, const Json& body,
+                                       std::chrono::milliseconds timeout, bool* done) {
+  *done = false;
+  std::vector<Json> events;
+  RawConn c(port);
+  if (!c.connected()) return events;
+  c.send(build_request("POST", path, body.dump(), {}));
+  std::string raw = c.read_until(
+      [](const std::string& d) { return d.find("data: [DONE]") != std::string::npos; }, timeout);
+  for (const std::string& p : sse_payloads(parse_response(raw).body)) {
+    if (p == "[DONE]") {
+      *done = true;
+      continue;
+    }
+    Json j = Json::parse(p, nullptr, false);
+    if (!j.is_discarded()) events.push_back(std::move(j));
+  }
+  return events;
+}
+
 inline ServerConfig test_config() {
   ServerConfig c;
   c.api_key = "";

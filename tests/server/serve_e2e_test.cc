@@ -24,20 +24,8 @@ struct StreamResult {
 };
 
 StreamResult stream_completion(int port, const Json& body, std::chrono::milliseconds timeout) {
-  RawConn c(port);
   StreamResult r;
-  if (!c.connected()) return r;
-  c.send(build_request("POST", "/v1/completions", body.dump(), {}));
-  std::string raw = c.read_until(
-      [](const std::string& d) { return d.find("data: [DONE]") != std::string::npos; }, timeout);
-  HttpResponse resp = parse_response(raw);
-  for (const std::string& p : sse_payloads(resp.body)) {
-    if (p == "[DONE]") {
-      r.done = true;
-      continue;
-    }
-    Json j = Json::parse(p, nullptr, false);
-    if (j.is_discarded()) continue;
+  for (const Json& j : stream_events(port, "/v1/completions", body, timeout, &r.done)) {
     for (const Json& ch : j["choices"]) {
       r.text += ch.value("text", "");
       if (ch["finish_reason"].is_string()) r.finish_reason = ch["finish_reason"];
