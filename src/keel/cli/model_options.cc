@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
 #include "keel/backend/cpu_features.h"
 #include "keel/core/logging.h"
+#include "keel/engine/model_executor.h"
+#include "keel/engine/tp_executor.h"
 #include "keel/memory/bytes.h"
 #include "keel/memory/system_memory.h"
 
@@ -34,6 +37,13 @@ void add_model_options(CLI::App* cmd, ModelCliOptions& o) {
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--isa", o.isa, "CPU kernel variant (default: the best this CPU supports)")
       ->check(CLI::IsMember({"scalar", "avx2", "avx512", "avx512bf16"}));
+}
+
+void add_tp_option(CLI::App* cmd, ModelCliOptions& o) {
+  cmd->add_option("--tp", o.tp,
+                  "tensor-parallel ranks: the model's heads and MLP columns split over N threads, "
+                  "each with --memory-limit / N and --threads / N")
+      ->check(CLI::Range(1, 64));
 }
 
 namespace {
@@ -67,16 +77,8 @@ model::LoadProgress terminal_progress() {
   };
 }
 
-}  // namespace
-
-Result<LoadedModel> load_model(const ModelCliOptions& o, int64_t max_kv_tokens,
-                               int64_t context_cap, int64_t max_logit_rows) {
-  const auto t0 = std::chrono::steady_clock::now();
-  LoadedModel m;
-  KEEL_ASSIGN_OR_RETURN(uint64_t budget, choose_budget(o));
-  m.device = std::make_unique<memory::CpuDevice>(budget);
-  m.pool = std::make_unique<ThreadPool>(o.threads > 0 ? o.threads : ThreadPool::available_cpus());
-
+Result<model::RuntimeOptions> runtime_options(const ModelCliOptions& o, int64_t max_kv_tokens,
+                                              int64_t context_cap, int64_t max_logit_rows) {
   model::RuntimeOptions ro;
   ro.model_dir = o.model_dir;
   ro.model.max_batch_tokens = o.max_batch_tokens;
@@ -98,14 +100,63 @@ Result<LoadedModel> load_model(const ModelCliOptions& o, int64_t max_kv_tokens,
   if (!o.isa.empty()) {
     KEEL_ASSIGN_OR_RETURN(ro.isa, backend::parse_isa(o.isa));
   }
-  ro.pool = m.pool.get();
   ro.progress = terminal_progress();
+  return ro;
+}
+
+}  // namespace
+
+Result<LoadedModel> load_model(const ModelCliOptions& o, int64_t max_kv_tokens,
+                               int64_t context_cap, int64_t max_logit_rows) {
+  const auto t0 = std::chrono::steady_clock::now();
+  LoadedModel m;
+  KEEL_ASSIGN_OR_RETURN(uint64_t budget, choose_budget(o));
+  m.device = std::make_unique<memory::CpuDevice>(budget);
+  m.pool = std::make_unique<ThreadPool>(o.threads > 0 ? o.threads : ThreadPool::available_cpus());
+  KEEL_ASSIGN_OR_RETURN(model::RuntimeOptions ro,
+                        runtime_options(o, max_kv_tokens, context_cap, max_logit_rows));
+  ro.pool = m.pool.get();
   KEEL_ASSIGN_OR_RETURN(m.runtime, model::start_runtime(ro, *m.device));
   KEEL_LOG_INFO("{}", m.runtime.config.summary());
   KEEL_LOG_INFO("kernels {} on {} threads; {}", backend::isa_name(m.runtime.model->kernels().isa()),
                 m.pool->num_threads(), m.device->budget().snapshot().to_string());
   m.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return m;
+}
+
+Result<LoadedExecutor> load_executor(const ModelCliOptions& o, int64_t max_logit_rows,
+                                     std::chrono::milliseconds collective_timeout) {
+  LoadedExecutor e;
+  if (o.tp <= 1) {
+    KEEL_ASSIGN_OR_RETURN(LoadedModel m, load_model(o, 0, 0, max_logit_rows));
+    e.device = std::move(m.device);
+    e.pool = std::move(m.pool);
+    e.budget_bytes = e.device->budget().limit_bytes();
+    e.budgets.push_back(&e.device->budget());
+    auto executor = std::make_unique<engine::ModelExecutor>(std::move(m.runtime));
+    e.rank0 = &executor->runtime();
+    e.executor = std::move(executor);
+    e.load_seconds = m.load_seconds;
+    return e;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  engine::TpExecutorOptions to;
+  to.world_size = o.tp;
+  KEEL_ASSIGN_OR_RETURN(to.budget_bytes, choose_budget(o));
+  KEEL_ASSIGN_OR_RETURN(to.runtime, runtime_options(o, 0, 0, max_logit_rows));
+  to.threads = o.threads;
+  to.collective_timeout = collective_timeout;
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<engine::TpExecutor> tp, engine::TpExecutor::create(to));
+  for (int r = 0; r < tp->world_size(); ++r) {
+    e.budgets.push_back(&tp->device(r).budget());
+    KEEL_LOG_INFO("rank {}: {}", r, tp->device(r).budget().snapshot().to_string());
+  }
+  KEEL_LOG_INFO("{} (tensor parallel over {} ranks)", tp->runtime(0).full_config.summary(), o.tp);
+  e.budget_bytes = to.budget_bytes;
+  e.rank0 = &tp->runtime(0);
+  e.executor = std::move(tp);
+  e.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return e;
 }
 
 }  // namespace keel::cli

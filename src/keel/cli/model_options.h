@@ -6,12 +6,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "keel/core/result.h"
 #include "keel/core/thread_pool.h"
+#include "keel/engine/executor.h"
 #include "keel/memory/device.h"
 #include "keel/model/runtime.h"
 
@@ -27,11 +30,15 @@ struct ModelCliOptions {
   int block_size = 16;
   int threads = 0;          // 0 = the CPUs this process may use
   std::string isa;          // "" = the best this CPU has
+  int tp = 1;               // tensor-parallel ranks (serve, chat)
 };
 
 // Registers --model, --memory-limit, --kv-cache-fraction, --max-batch-tokens,
 // --max-context, --kv-dtype, --block-size, --threads, --isa on `cmd`.
 void add_model_options(CLI::App* cmd, ModelCliOptions& o);
+
+// Registers --tp on `cmd` (the commands that run the engine).
+void add_tp_option(CLI::App* cmd, ModelCliOptions& o);
 
 // What a started model needs to stay alive: its device (budget), its thread
 // pool and the runtime. Destroy in reverse order (members do).
@@ -47,5 +54,23 @@ struct LoadedModel {
 // `context_cap` lowers the context when the model's is larger (0 = none).
 Result<LoadedModel> load_model(const ModelCliOptions& o, int64_t max_kv_tokens,
                                int64_t context_cap, int64_t max_logit_rows);
+
+// An engine executor for `o`: a ModelExecutor over load_model() for --tp 1,
+// a TpExecutor of o.tp ranks (each with --memory-limit / N and --threads / N)
+// otherwise. rank0 is the runtime reports and eos ids come from; budgets are
+// every rank's (for the memory monitor).
+struct LoadedExecutor {
+  std::unique_ptr<memory::CpuDevice> device;  // --tp 1
+  std::unique_ptr<ThreadPool> pool;           // --tp 1
+  std::unique_ptr<engine::Executor> executor;
+  const model::Runtime* rank0 = nullptr;
+  std::vector<memory::MemoryBudget*> budgets;
+  uint64_t budget_bytes = 0;  // the whole budget
+  double load_seconds = 0;
+};
+// `collective_timeout`: each TP step's deadline (longer than the engine's
+// step timeout, so the watchdog reports a stall first).
+Result<LoadedExecutor> load_executor(const ModelCliOptions& o, int64_t max_logit_rows,
+                                     std::chrono::milliseconds collective_timeout);
 
 }  // namespace keel::cli

@@ -61,13 +61,18 @@ std::string startup_report(const model::Runtime& rt, const memory::MemoryBudget&
   const memory::BudgetSnapshot b = budget.snapshot();
   const uint64_t planned = rt.weights.bytes + kv.kv_pool_bytes + rt.workspace_bytes;
   auto count = [](int64_t n) { return memory::format_count(static_cast<uint64_t>(n)); };
+  const std::string tp =
+      rt.tp_size > 1 ? fmt::format("  tensor parallel: {} ranks, each with its own budget {} and "
+                                   "shard; the plan below is rank 0's (the largest)\n",
+                                   rt.tp_size, memory::format_bytes(b.limit_bytes))
+                     : std::string();
   return fmt::format(
-      "keel serve: model \"{}\" ({}) loaded in {:.2f} s\n"
+      "keel serve: model \"{}\" ({}) loaded in {:.2f} s\n{}"
       "  memory plan: weights {}, KV pool {} = {} tokens in {} blocks of {}, workspace {}, "
       "headroom {} (budget {})\n"
       "  guaranteed concurrency: {} sequences of {} tokens (the full context)\n"
       "  listening on {} (OpenAI API under /v1; /health, /ready, /metrics)\n",
-      name, rt.config.summary(), load_seconds, memory::format_bytes(rt.weights.bytes),
+      name, rt.full_config.summary(), load_seconds, tp, memory::format_bytes(rt.weights.bytes),
       memory::format_bytes(kv.kv_pool_bytes), count(kv.num_tokens), count(kv.num_blocks),
       kv.shape.block_size_tokens, memory::format_bytes(rt.workspace_bytes),
       memory::format_bytes(b.limit_bytes > planned ? b.limit_bytes - planned : 0),
@@ -113,7 +118,11 @@ int run_serve(const ServeOptions& o) {
   if (!monitor.ok()) return fail(monitor.status().with_context("--memory-warn/--memory-critical"));
   auto tok = tokenizer::Tokenizer::from_path(o.model.model_dir);
   if (!tok.ok()) return fail(tok.status().with_context("loading the tokenizer"));
-  auto loaded = load_model(o.model, 0, 0, o.max_num_seqs);
+  // A TP step's deadline outlasts the step timeout, so the watchdog, which
+  // names the stuck rank, reports a stall first.
+  const auto step_timeout = to_ms(o.step_timeout_seconds);
+  auto loaded = load_executor(o.model, o.max_num_seqs, step_timeout + step_timeout / 2 +
+                                                           std::chrono::seconds(2));
   if (!loaded.ok()) return fail(loaded.status());
   const double load_seconds = loaded->load_seconds;
 
@@ -123,14 +132,14 @@ int run_serve(const ServeOptions& o) {
   ec.max_queued_requests = o.max_queued_requests;
   ec.max_queue_wait = to_ms(o.max_queue_wait_seconds);
   ec.default_timeout = to_ms(o.request_timeout_seconds);
-  ec.eos_ids = engine::eos_ids(loaded->runtime, *tok);
-  ec.step_timeout = to_ms(o.step_timeout_seconds);
-  engine::ModelExecutor executor(std::move(loaded->runtime));
+  ec.eos_ids = engine::eos_ids(*loaded->rank0, *tok);
+  ec.step_timeout = step_timeout;
+  engine::Executor& executor = *loaded->executor;
   auto engine = engine::Engine::create(executor, ec, *tok);
   if (!engine.ok()) return fail(engine.status());
   (*engine)->start();
 
-  const model::Runtime& rt = executor.runtime();
+  const model::Runtime& rt = *loaded->rank0;
   server::ModelInfo info;
   info.name = o.served_model_name.empty()
                   ? std::filesystem::path(o.model.model_dir).lexically_normal().filename().string()
@@ -159,7 +168,7 @@ int run_serve(const ServeOptions& o) {
 
   // The memory monitor: warning → /ready "degraded"; critical → admission
   // closed and new requests' max_tokens shortened (engine memory pressure).
-  (*monitor)->add_budget(loaded->device->budget());
+  for (memory::MemoryBudget* b : loaded->budgets) (*monitor)->add_budget(*b);
   (*monitor)->add_kv_pool(executor.kv_pool());
   engine::Engine& eng = **engine;
   (*monitor)->add_listener([&eng, adapter](const memory::MonitorSnapshot& snap) {
@@ -174,7 +183,7 @@ int run_serve(const ServeOptions& o) {
   });
   if (Status s = (*monitor)->start(); !s.ok()) return fail(s);
   const std::string url = fmt::format("http://{}:{}", o.host, (*http)->port());
-  std::fputs(startup_report(rt, loaded->device->budget(), info.name, url, load_seconds).c_str(),
+  std::fputs(startup_report(rt, *loaded->budgets[0], info.name, url, load_seconds).c_str(),
              stdout);
   std::fflush(stdout);
 
@@ -204,6 +213,7 @@ Runner add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "serve a model over an OpenAI-compatible HTTP API");
   add_model_options(cmd, o->model);
+  add_tp_option(cmd, o->model);
   cmd->add_option("--host", o->host, "address to listen on (default 127.0.0.1: this machine only)");
   cmd->add_option("--port", o->port, "TCP port (0: any free port, printed at start-up)")
       ->check(CLI::Range(0, 65535));

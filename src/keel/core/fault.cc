@@ -49,6 +49,11 @@ constexpr PointInfo kPoints[kNumPoints] = {
      StatusCode::kOk, true},
     {Point::kTokenizerError, "tokenizer.error",
      "tokenization of one request returns Internal", StatusCode::kInternal, false},
+    {Point::kDeviceAlloc, "device.alloc",
+     "a device allocation in a forward step, before each layer on each rank, returns "
+     "ResourceExhausted (keel allocates nothing after start-up: this stands for memory a driver, "
+     "a library or another process took mid-generation)",
+     StatusCode::kResourceExhausted, false},
 };
 
 static_assert(std::atomic<bool>::is_always_lock_free);

@@ -79,8 +79,9 @@ enum class Point : uint8_t {
   kCollectiveStall,    // "collective.stall"
   kTokenizerStall,     // "tokenizer.stall"
   kTokenizerError,     // "tokenizer.error"
+  kDeviceAlloc,        // "device.alloc"
 };
-inline constexpr int kNumPoints = 10;
+inline constexpr int kNumPoints = 11;
 inline constexpr int kMaxArmsPerPoint = 8;
 inline constexpr std::chrono::milliseconds kDefaultStall{5000};
 inline constexpr std::chrono::milliseconds kStallSlice{10};

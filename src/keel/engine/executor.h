@@ -18,7 +18,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
 
 #include "keel/core/result.h"
 #include "keel/core/step_progress.h"
@@ -46,6 +48,15 @@ class Executor {
   // request (then it returns Cancelled soon). Called once, before the
   // first execute(); `progress` outlives the executor's use of it.
   virtual void attach_progress(StepProgress* progress) = 0;
+
+  // Where a step that runs too long is stuck, for the watchdog's report and
+  // the requests' error ("forward layer 3 on rank 2 ..."); nullopt: the
+  // engine's StepProgress says it. Any thread.
+  virtual std::optional<std::string> locate_stall() const { return std::nullopt; }
+  // Ends a running step from another thread (the watchdog) beyond the
+  // progress abort flag: e.g. aborts the tensor-parallel group so ranks
+  // blocked in collectives return `why` at once. Any thread.
+  virtual void abort_step(const Status& /*why*/) {}
 };
 
 }  // namespace keel::engine

@@ -82,13 +82,18 @@ std::optional<std::string> Engine::watchdog_check() {
   const SteadyTime since = phase_limit.count() > 0 ? p.phase_started : p.step_started;
   if (now - since <= limit) return std::nullopt;
 
-  const std::string what = fmt::format("engine step stalled for {:.0f} s in {}",
-                                       seconds(now - p.step_started), p.where());
+  // A tensor-parallel executor knows which rank the step waits for.
+  const std::string where = p.phase == StepPhase::kForward
+                                ? executor_.locate_stall().value_or(p.where())
+                                : p.where();
+  const std::string what = fmt::format("engine step stalled for {:.1f} s in {}",
+                                       seconds(now - p.step_started), where);
   const std::string report = stall_report(p, what);
   KEEL_LOG_ERROR("{}", report);
   fired_step_ = p.step;
   fired_at_ = now;
   progress_.request_abort();
+  executor_.abort_step(CancelledError("{}; the watchdog aborted the step", what));
   fail_stalled_batch(what);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -100,7 +105,7 @@ std::optional<std::string> Engine::watchdog_check() {
 
 void Engine::declare_worker_lost(const StepProgress::Snapshot& p, SteadyTime now) {
   const std::string why = fmt::format(
-      "engine step stuck for {:.0f} s in {}; it did not return {} ms after the abort",
+      "engine step stuck for {:.1f} s in {}; it did not return {} ms after the abort",
       seconds(now - p.step_started), p.where(), config_.abort_grace.count());
   KEEL_LOG_ERROR("watchdog: the engine worker is lost: {}. Failing every live request and "
                  "refusing new ones; restart keel.",

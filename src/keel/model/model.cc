@@ -222,7 +222,7 @@ Result<std::span<const float>> Model::forward(std::span<const SequenceStep> batc
     }
     t += n;
   }
-  if (num_rows == 0) return std::span<const float>();
+  if (num_rows == 0 || tp_rank() != 0) return std::span<const float>();
   KEEL_RETURN_IF_ERROR(
       kernels_.rmsnorm(ws.rows, weights_.final_norm, config_.rms_norm_eps, num_rows, h, ws.rows));
   KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.rows, num_rows, weights_.lm_head, nullptr, ws.logits, ws.bf16));
@@ -232,19 +232,31 @@ Result<std::span<const float>> Model::forward(std::span<const SequenceStep> batc
 // Progress for the watchdog, its abort, and the per-layer fault points
 // (one relaxed load each when nothing is armed).
 Status Model::before_layer(int index) {
+  if (activity_ != nullptr) activity_->layer.store(index, std::memory_order_relaxed);
   if (progress_ != nullptr) {
-    progress_->set_layer(index);
+    if (tp_rank() == 0) progress_->set_layer(index, comm_ == nullptr ? -1 : 0);
     if (progress_->abort_requested()) {
       return CancelledError("the step was aborted before layer {} (watchdog)", index);
     }
   }
   if (fault::any_armed()) {
-    const fault::Site site{.phase = "forward",
+    const fault::Site site{.rank = comm_ == nullptr ? -1 : comm_->rank(),
+                           .phase = "forward",
                            .abort = progress_ != nullptr ? &progress_->abort_flag() : nullptr};
     KEEL_RETURN_IF_ERROR(fault::check(fault::Point::kStepStall, site));
     KEEL_RETURN_IF_ERROR(fault::check(fault::Point::kKernelError, site));
+    KEEL_RETURN_IF_ERROR(fault::check(fault::Point::kDeviceAlloc, site));
   }
   return OkStatus();
+}
+
+Status Model::reduce(float* data, int64_t num_tokens) {
+  if (comm_ == nullptr) return OkStatus();
+  if (activity_ != nullptr) activity_->in_collective.store(true, std::memory_order_relaxed);
+  const Status s = comm_->all_reduce_sum(
+      {data, static_cast<size_t>(num_tokens * config_.hidden_size)}, collective_deadline_);
+  if (activity_ != nullptr) activity_->in_collective.store(false, std::memory_order_relaxed);
+  return s;
 }
 
 Status Model::layer(int index, std::span<const SequenceStep> batch, int64_t num_tokens,
@@ -309,6 +321,7 @@ Status Model::layer(int index, std::span<const SequenceStep> batch, int64_t num_
     t += n;
   }
   KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.attn, num_tokens, w.o, w.o_bias, ws.tmp, ws.bf16));
+  KEEL_RETURN_IF_ERROR(reduce(ws.tmp, num_tokens));
   KEEL_RETURN_IF_ERROR(kernels_.add(ws.x, ws.tmp, num_tokens * h, ws.x));
 
   // MLP block.
@@ -319,6 +332,7 @@ Status Model::layer(int index, std::span<const SequenceStep> batch, int64_t num_
     KEEL_RETURN_IF_ERROR(kernels_.swiglu(g, g + inter, inter, ws.act + i * inter));
   }
   KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.act, num_tokens, w.down, w.down_bias, ws.tmp, ws.bf16));
+  KEEL_RETURN_IF_ERROR(reduce(ws.tmp, num_tokens));
   return kernels_.add(ws.x, ws.tmp, num_tokens * h, ws.x);
 }
 

@@ -22,12 +22,19 @@
 //   a = attention(q, cache)              (T, A*D), causal per sequence
 //   x += a · Woᵀ (+ b)
 //   x += down(silu(gate(rmsnorm(x))) * up(...))
+// Tensor parallelism (set_tensor_parallel): the model is one rank's shard
+// (arch/shard.h); after the o and down projections its partial (T, H)
+// outputs are summed over the ranks (all_reduce_sum, deadline from
+// set_collective_deadline) before the residual add. Only rank 0 computes
+// logits; other ranks' forward() returns an empty span. Every rank's fault
+// sites carry its rank.
 // Ownership: a Model owns its weights, RoPE table and workspace; the KV pool
 // is the caller's (one pool may be shared by many sequences).
 // Thread-safety: forward() is not reentrant (one step at a time); the
 // kernels inside use the thread pool.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -41,8 +48,17 @@
 #include "keel/memory/kv_block_pool.h"
 #include "keel/model/config.h"
 #include "keel/model/weights.h"
+#include "keel/parallel/communicator.h"
 
 namespace keel::model {
+
+// Where one tensor-parallel rank is in its step, written by that rank's
+// forward(), read by any thread (the watchdog names the rank that is stuck).
+struct RankActivity {
+  std::atomic<int32_t> layer{-1};            // last layer begun; -1: none yet
+  std::atomic<bool> in_collective{false};    // waiting for its peers
+  std::atomic<bool> in_step{false};          // set/cleared by the step's owner
+};
 
 enum class LogitsWanted : uint8_t { kNone, kLast, kAll };
 
@@ -91,6 +107,16 @@ class Model {
   // layers (Cancelled); nullptr: neither. Not owned; set between steps.
   void set_progress(StepProgress* progress) { progress_ = progress; }
 
+  // Makes this model rank comm->rank() of a tensor-parallel group (see the
+  // header comment); `activity` (optional) is kept up to date. Not owned.
+  void set_tensor_parallel(parallel::Communicator* comm, RankActivity* activity) {
+    comm_ = comm;
+    activity_ = activity;
+  }
+  // The deadline of the collectives of the next forward() calls.
+  void set_collective_deadline(Deadline deadline) { collective_deadline_ = deadline; }
+  int tp_rank() const { return comm_ == nullptr ? 0 : comm_->rank(); }
+
  private:
   struct Workspace;
   Model(const ModelConfig& config, ModelWeights weights, backend::CpuKernels kernels,
@@ -98,6 +124,8 @@ class Model {
   Status check_batch(std::span<const SequenceStep> batch, const memory::KvBlockPool& pool,
                      int64_t* num_tokens, int64_t* num_rows) const;
   Status before_layer(int index);
+  // (T, H) partial sums -> their sum over the ranks (no-op without TP).
+  Status reduce(float* data, int64_t num_tokens);
   Status layer(int index, std::span<const SequenceStep> batch, int64_t num_tokens,
                memory::KvBlockPool& pool);
 
@@ -109,6 +137,9 @@ class Model {
   memory::Reservation rope_reservation_;
   std::unique_ptr<Workspace> ws_;
   StepProgress* progress_ = nullptr;
+  parallel::Communicator* comm_ = nullptr;
+  RankActivity* activity_ = nullptr;
+  Deadline collective_deadline_ = Deadline::after(std::chrono::hours(1));
 };
 
 }  // namespace keel::model

@@ -1,8 +1,11 @@
 #include "keel/model/runtime.h"
 
+#include <fmt/format.h>
+
 #include "keel/core/logging.h"
 #include "keel/memory/bytes.h"
 #include "keel/model/arch/arch.h"
+#include "keel/model/arch/shard.h"
 #include "keel/model/safetensors.h"
 
 namespace keel::model {
@@ -21,10 +24,19 @@ memory::KvDtype default_kv_dtype(backend::DType weights) {
 
 Result<Runtime> start_runtime(const RuntimeOptions& options, memory::Device& device) {
   Runtime rt;
-  KEEL_ASSIGN_OR_RETURN(rt.config, load_model_config(options.model_dir));
+  KEEL_ASSIGN_OR_RETURN(rt.full_config, load_model_config(options.model_dir));
   KEEL_ASSIGN_OR_RETURN(rt.generation, load_generation_config(options.model_dir));
   KEEL_ASSIGN_OR_RETURN(SafetensorsModel checkpoint, SafetensorsModel::open(options.model_dir));
-  const ArchSources sources = arch_sources(rt.config);
+  KEEL_RETURN_IF_ERROR(check_shardable(rt.full_config, options.tp_size));
+  if (options.tp_rank < 0 || options.tp_rank >= options.tp_size) {
+    return InvalidArgumentError("tensor-parallel rank {} is outside [0, {})", options.tp_rank,
+                                options.tp_size);
+  }
+  rt.tp_rank = options.tp_rank;
+  rt.tp_size = options.tp_size;
+  rt.config = shard_config(rt.full_config, options.tp_rank, options.tp_size);
+  const ArchSources sources = shard_sources(arch_sources(rt.full_config), rt.full_config,
+                                            options.tp_rank, options.tp_size);
   KEEL_ASSIGN_OR_RETURN(rt.weights, plan_weights(sources, checkpoint));
 
   ModelOptions model_options = options.model;
@@ -47,7 +59,10 @@ Result<Runtime> start_runtime(const RuntimeOptions& options, memory::Device& dev
   in.context_length_tokens = model_options.max_context_tokens;
   in.max_tokens = options.max_kv_tokens;
   KEEL_ASSIGN_OR_RETURN(rt.kv_plan, memory::plan_kv_cache(in));
-  KEEL_LOG_INFO("model {}: {} parameters, weights {} ({})", options.model_dir,
+  KEEL_LOG_INFO("model {}{}: {} parameters, weights {} ({})", options.model_dir,
+                options.tp_size > 1
+                    ? fmt::format(" (tensor-parallel rank {} of {})", options.tp_rank, options.tp_size)
+                    : std::string(),
                 memory::format_count(rt.weights.num_parameters),
                 memory::format_bytes(rt.weights.bytes),
                 backend::dtype_name(rt.weights.matrix_dtype));

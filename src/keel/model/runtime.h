@@ -46,10 +46,18 @@ struct RuntimeOptions {
   std::optional<backend::Isa> isa;          // default: backend::default_isa()
   ThreadPool* pool = nullptr;               // default: ThreadPool::global()
   LoadProgress progress;                    // weight copy progress
+  // Tensor parallelism: start rank tp_rank's shard of a tp_size-way split
+  // (arch/shard.h) on `device` (that rank's own budget). The caller joins the
+  // ranks' models with Model::set_tensor_parallel.
+  int tp_rank = 0;
+  int tp_size = 1;
 };
 
 struct Runtime {
-  ModelConfig config;
+  ModelConfig config;  // the shape this rank computes (shard_config when tp_size > 1)
+  ModelConfig full_config;  // the model's own (== config when tp_size == 1)
+  int tp_rank = 0;
+  int tp_size = 1;
   GenerationConfig generation;
   WeightPlan weights;
   memory::KvPlan kv_plan;

@@ -47,16 +47,26 @@ class Placer {
   // A 2-D source, kept in its dtype.
   Result<backend::WeightView> matrix(const FusedSource& s) {
     KEEL_ASSIGN_OR_RETURN(backend::DType dtype, check(s, /*rank=*/2));
-    const uint64_t row_bytes = static_cast<uint64_t>(s.cols) * backend::dtype_bytes(dtype);
+    const uint64_t elem = backend::dtype_bytes(dtype);
+    const uint64_t row_bytes = static_cast<uint64_t>(s.cols) * elem;
+    const uint64_t src_row_bytes = static_cast<uint64_t>(s.full_cols()) * elem;
     std::byte* dst = claim(static_cast<uint64_t>(s.rows) * row_bytes);
     if (dst != nullptr) {
       for (const RowSlice& part : s.parts) {
         TensorView t = ckpt_.tensor(part.tensor).value();
-        const auto* src = static_cast<const std::byte*>(t.data) + part.row_begin * row_bytes;
-        const uint64_t n = static_cast<uint64_t>(part.row_end - part.row_begin) * row_bytes;
-        std::memcpy(dst, src, n);
-        dst += n;
-        report(n);
+        const auto* src = static_cast<const std::byte*>(t.data) +
+                          static_cast<uint64_t>(part.row_begin) * src_row_bytes +
+                          static_cast<uint64_t>(s.col_begin) * elem;
+        const auto rows = static_cast<uint64_t>(part.row_end - part.row_begin);
+        if (row_bytes == src_row_bytes) {
+          std::memcpy(dst, src, rows * row_bytes);
+        } else {  // a column range: row by row
+          for (uint64_t r = 0; r < rows; ++r) {
+            std::memcpy(dst + r * row_bytes, src + r * src_row_bytes, row_bytes);
+          }
+        }
+        dst += rows * row_bytes;
+        report(rows * row_bytes);
       }
     }
     params_ += static_cast<uint64_t>(s.rows) * static_cast<uint64_t>(s.cols);
@@ -95,7 +105,7 @@ class Placer {
                              part.tensor);
       }
       std::vector<int64_t> want{part.tensor_rows};
-      if (rank == 2) want.push_back(s.cols);
+      if (rank == 2) want.push_back(s.full_cols());
       if (!std::equal(t->shape.begin(), t->shape.end(), want.begin(), want.end())) {
         return InvalidArgumentError("tensor {} has shape {}, config.json implies {}", part.tensor,
                                     shape_string(t->shape), shape_string(want));

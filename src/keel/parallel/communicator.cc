@@ -191,6 +191,13 @@ Communicator& CommGroup::comm(int rank) {
 void CommGroup::abort(const Status& why) { state_->abort(-1, why); }
 bool CommGroup::aborted() const { return state_->aborted.load(); }
 uint64_t CommGroup::generation() const { return state_->generation.load(); }
+
+std::string CommGroup::ranks_behind() const {
+  const CommState& s = *state_;
+  uint64_t most = 0;
+  for (int r = 0; r < s.world_size; ++r) most = std::max(most, s.ranks[r].arrived.load());
+  return s.ranks_where(most, /*arrived=*/false);
+}
 std::optional<GroupFailure> CommGroup::failure() const { return state_->first_failure(); }
 
 Status CommGroup::group_status() const {

@@ -178,6 +178,10 @@ class CommGroup {
   Status group_status() const;
   std::optional<GroupFailure> failure() const;
   uint64_t generation() const;
+  // "2" / "2,3": ranks that have arrived at fewer barriers than the rank
+  // furthest ahead — in a stalled step, the ones the others wait for; ""
+  // when all are level. Any thread; a snapshot.
+  std::string ranks_behind() const;
 
   // Makes the group usable again: aborts it (Cancelled "reset") if not
   // aborted, waits until no rank is inside a collective (each returns within

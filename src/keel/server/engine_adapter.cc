@@ -200,7 +200,11 @@ EngineSnapshot EngineAdapter::snapshot() const {
   snap.num_preemptions = s.num_preemptions;
   snap.num_stalls = s.num_stalls;
   snap.num_worker_restarts = s.num_worker_restarts;
-  if (s.worker_lost) snap.unhealthy_reason = "the engine worker is lost: " + s.stall_reason;
+  if (s.worker_lost) {
+    snap.unhealthy_reason = "the engine worker is lost: " + s.stall_reason;
+  } else if (!s.stall_reason.empty()) {  // until the aborted step returns
+    snap.unhealthy_reason = s.stall_reason + "; the engine worker is restarting";
+  }
   snap.heartbeat_age = engine_.heartbeat_age();
   snap.retry_after_seconds = engine_.retry_after_seconds();
   std::lock_guard<std::mutex> lock(mu_);

@@ -9,6 +9,8 @@
 //   order, make one keel weight. A plain tensor is one slice of all its rows;
 //   InternLM2's grouped wqkv becomes many slices of one tensor.
 // - 1-D weights (norms, biases) use the same description with cols == 1.
+// - A source may take a column range of its tensors (col_begin, cols of
+//   tensor_cols): tensor-parallel shards of o_proj / down_proj (shard.h).
 // - A source that is absent from the map (empty parts) means "not present"
 //   (no bias, no q/k norm); `tied` lm_head reuses the embedding.
 // Thread-safety: pure functions over a validated ModelConfig.
@@ -35,8 +37,11 @@ struct RowSlice {
 struct FusedSource {
   std::vector<RowSlice> parts;
   int64_t rows = 0;
-  int64_t cols = 0;
+  int64_t cols = 0;         // columns taken: [col_begin, col_begin + cols)
+  int64_t col_begin = 0;
+  int64_t tensor_cols = 0;  // the tensors' columns; 0: == cols (all of them)
   bool present() const { return !parts.empty(); }
+  int64_t full_cols() const { return tensor_cols == 0 ? cols : tensor_cols; }
 };
 
 struct LayerSources {
