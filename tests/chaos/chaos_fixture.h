@@ -129,6 +129,19 @@ class ChaosTest : public RealServerTest {
     EXPECT_GT(injected, 0u);
   }
 
+  // Stats once every stalled step has returned: the watchdog fails a stalled
+  // step's requests before the step thread gets back and counts the restart.
+  engine::EngineStats stats_after_restarts(std::chrono::milliseconds within = 5s) {
+    const auto until = SteadyClock::now() + within;
+    engine::EngineStats st = engine_->stats();
+    while (st.num_worker_restarts < st.num_stalls && !st.worker_lost &&
+           SteadyClock::now() < until) {
+      std::this_thread::sleep_for(5ms);
+      st = engine_->stats();
+    }
+    return st;
+  }
+
   // After the faults: disarmed, a request succeeds and the pool is whole.
   void expect_recovered() {
     fault::disarm_all();

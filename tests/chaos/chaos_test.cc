@@ -51,7 +51,7 @@ TEST_F(ChaosTest, StalledStepsAreFailedByTheWatchdogAndServingGoesOn) {
   Tally t;
   load(t, 6, 8, 16);
   summarize("step.stall p=0.01 (step timeout 200 ms)", t);
-  const engine::EngineStats st = engine_->stats();
+  const engine::EngineStats st = stats_after_restarts();
   EXPECT_EQ(st.num_worker_restarts, st.num_stalls);
   EXPECT_FALSE(st.worker_lost);
   expect_recovered();
