@@ -10,12 +10,15 @@
 //       keel_nt   encode_batch(all documents) on the global thread pool
 //       spm_cpp   sentencepiece::SentencePieceProcessor::Encode each document
 // mbps = corpus UTF-8 bytes / 1e6 / median seconds over --reps runs, after a
-// warm-up on ~5% of the documents. No special tokens are added.
+// warm-up on ~5% of the documents. No special tokens are added. cpu_s: each
+// run's process CPU seconds (all threads), steadier than wall time on a
+// shared machine.
 // With --spm-model, keel is also measured on that .model (NAME "<file>").
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -75,12 +78,19 @@ using Run = std::function<long(const std::vector<std::string>& docs)>;
 bool measure(const Corpus& corpus, int reps, const std::string& tokenizer,
              const std::string& impl, int threads, const Run& run) {
   if (run(corpus.warm_docs) < 0) return false;
-  std::vector<double> runs_s;
+  auto cpu_now = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  };
+  std::vector<double> runs_s, cpu_s;
   long tokens = 0;
   for (int r = 0; r < reps; ++r) {
+    const double c0 = cpu_now();
     auto t0 = std::chrono::steady_clock::now();
     tokens = run(corpus.docs);
     runs_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    cpu_s.push_back(cpu_now() - c0);
     if (tokens < 0) return false;
   }
   std::vector<double> sorted = runs_s;
@@ -92,6 +102,7 @@ bool measure(const Corpus& corpus, int reps, const std::string& tokenizer,
               {"tokens", tokens},
               {"bytes", corpus.bytes},
               {"runs_s", runs_s},
+              {"cpu_s", cpu_s},
               {"threads", threads}};
   std::printf("%s\n", rec.dump().c_str());
   std::fflush(stdout);

@@ -1,16 +1,18 @@
 // The chaos fixture: a real server (RealServerTest) under concurrent
 // clients whose every request is bounded and classified — ok, failed as
 // expected (a typed error naming the fault), unexpected, or hung — and a
-// summary line per scenario plus a total per test binary:
+// summary line per scenario, and the suite's total (tests/chaos/summary.py):
 //   chaos: <scenario>: N faults injected, R requests (ok a, failed as expected b,
 //   unexpected c), hangs 0
-//   chaos total: N faults injected in S scenarios, R requests, hangs 0
+//   chaos summary: N faults injected in S scenarios, R requests, hangs 0
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -23,29 +25,24 @@ namespace keel::server::testing {
 
 using namespace std::chrono_literals;
 
-// Totals over every scenario of this test binary, printed at exit.
-struct ChaosTotals {
-  std::atomic<uint64_t> injected{0};
-  std::atomic<int> scenarios{0};
-  std::atomic<int> requests{0};
-  std::atomic<int> hangs{0};
-  static ChaosTotals& get() {
-    static ChaosTotals t;
-    return t;
-  }
-};
-
-class ChaosTotalsPrinter : public ::testing::Environment {
- public:
-  void TearDown() override {
-    const ChaosTotals& t = ChaosTotals::get();
-    std::printf("chaos total: %llu faults injected in %d scenarios, %d requests, hangs %d\n",
-                static_cast<unsigned long long>(t.injected.load()), t.scenarios.load(),
-                t.requests.load(), t.hangs.load());
-  }
-};
-inline ::testing::Environment* const kChaosTotalsPrinter =
-    ::testing::AddGlobalTestEnvironment(new ChaosTotalsPrinter);
+// Appends one scenario's counts to $KEEL_BUILD_DIR/chaos_summary.tsv
+// (ctest runs every scenario in its own process; tests/chaos/summary.py adds
+// them up): scenario, faults injected, requests, hangs.
+inline void record_scenario(const std::string& scenario, uint64_t injected, int requests,
+                            int hangs) {
+  // The build folder: $KEEL_BUILD_DIR, else the one holding tests/<this binary>.
+  const char* env = std::getenv("KEEL_BUILD_DIR");
+  std::error_code ec;
+  const std::filesystem::path dir =
+      env != nullptr ? std::filesystem::path(env)
+                     : std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().parent_path();
+  if (ec || dir.empty()) return;
+  std::FILE* f = std::fopen((dir / "chaos_summary.tsv").c_str(), "a");
+  if (f == nullptr) return;
+  std::fprintf(f, "%s\t%llu\t%d\t%d\n", scenario.c_str(),
+               static_cast<unsigned long long>(injected), requests, hangs);
+  std::fclose(f);
+}
 
 struct Tally {
   std::atomic<int> ok{0};
@@ -119,11 +116,8 @@ class ChaosTest : public RealServerTest {
                 t.ok + t.expected_failures + t.unexpected + t.hangs, t.ok.load(),
                 t.expected_failures.load(), t.unexpected.load(), t.hangs.load());
     for (const auto& s : t.unexpected_samples) std::printf("  unexpected: %s\n", s.c_str());
-    ChaosTotals& total = ChaosTotals::get();
-    total.injected += injected;
-    ++total.scenarios;
-    total.requests += t.ok + t.expected_failures + t.unexpected + t.hangs;
-    total.hangs += t.hangs;
+    record_scenario(scenario, injected, t.ok + t.expected_failures + t.unexpected + t.hangs,
+                    t.hangs);
     EXPECT_EQ(t.hangs, 0);
     EXPECT_EQ(t.unexpected, 0);
     EXPECT_GT(injected, 0u);

@@ -53,6 +53,8 @@ class SpmVocab {
   PieceType type(uint32_t id) const { return pieces_[id].type; }
   uint32_t unk_id() const { return unk_id_; }
   bool byte_fallback() const { return byte_fallback_; }
+  // The "<0xXX>" piece of byte `b` (only with byte_fallback).
+  uint32_t byte_id(uint8_t b) const { return byte_ids_[b]; }
 
   // Any piece, by exact string.
   std::optional<uint32_t> find(std::string_view piece) const;
