@@ -28,13 +28,8 @@ struct Case {
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
-MakeModelSpec tiny(ModelArch arch) {
-  MakeModelSpec s = *preset_spec(arch, "tiny");
-  s.dtype = DType::kF32;
-  s.vocab_size = 300;
-  s.seed = 11;
-  return s;
-}
+// 4 heads, 2 KV heads, intermediate 128.
+MakeModelSpec tiny(ModelArch arch) { return keel::testing::tiny_f32_spec(arch, 11); }
 
 std::vector<Case> cases() {
   std::vector<Case> v;

@@ -18,6 +18,7 @@
 
 #include "keel/memory/block_table.h"
 #include "keel/memory/device.h"
+#include "keel/model/make_model.h"
 #include "keel/model/runtime.h"
 
 namespace keel::testing {
@@ -72,6 +73,16 @@ inline double relative_error(const float* a, const float* b, size_t n) {
     if (!std::isfinite(a[i])) return INFINITY;
   }
   return max_diff / max_abs_b;
+}
+
+// The "tiny" preset of `arch` in f32 with a 300-token vocabulary: the random
+// models the architecture tests generate.
+inline model::MakeModelSpec tiny_f32_spec(model::ModelArch arch, uint64_t seed) {
+  model::MakeModelSpec s = *model::preset_spec(arch, "tiny");
+  s.dtype = model::DType::kF32;
+  s.vocab_size = 300;
+  s.seed = seed;
+  return s;
 }
 
 // A runtime on its own CPU budget, with sequences that own block tables.

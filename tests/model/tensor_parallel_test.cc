@@ -111,13 +111,8 @@ struct Case {
 };
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
-MakeModelSpec tiny(ModelArch arch) {
-  MakeModelSpec s = *preset_spec(arch, "tiny");  // 4 heads, 2 KV heads, inter 128
-  s.dtype = DType::kF32;
-  s.vocab_size = 300;
-  s.seed = 21;
-  return s;
-}
+// 4 heads, 2 KV heads, intermediate 128.
+MakeModelSpec tiny(ModelArch arch) { return keel::testing::tiny_f32_spec(arch, 21); }
 
 std::vector<Case> cases() {
   std::vector<Case> v;
