@@ -62,14 +62,14 @@ class MonitorTest : public ::testing::Test {
     options_.paths.cgroup_root = (root_ / "sys").string();
     options_.paths.proc_self_status = (root_ / "status").string();
     sink_ = std::make_shared<CaptureSink>();
-    spdlog::default_logger()->sinks().push_back(sink_);
-    saved_level_ = spdlog::default_logger()->level();
-    spdlog::default_logger()->set_level(spdlog::level::info);
+    keel::log::logger().sinks().push_back(sink_);
+    saved_level_ = keel::log::logger().level();
+    keel::log::logger().set_level(spdlog::level::info);
   }
   void TearDown() override {
-    auto& sinks = spdlog::default_logger()->sinks();
+    auto& sinks = keel::log::logger().sinks();
     sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
-    spdlog::default_logger()->set_level(saved_level_);
+    keel::log::logger().set_level(saved_level_);
     fs::remove_all(root_);
   }
 

@@ -22,6 +22,14 @@ void ensure_logger() {
 
 }  // namespace
 
+spdlog::logger& logger() {
+  static spdlog::logger* const l = [] {
+    ensure_logger();
+    return spdlog::default_logger_raw();
+  }();
+  return *l;
+}
+
 Status set_level(std::string_view level) {
   ensure_logger();
   std::string l(level);

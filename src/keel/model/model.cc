@@ -31,7 +31,8 @@ struct WorkspaceLayout {
 
   explicit WorkspaceLayout(const ModelConfig& c, const ModelOptions& o) {
     const auto t = static_cast<uint64_t>(o.max_batch_tokens);
-    const auto r = static_cast<uint64_t>(o.max_logit_rows);
+    // Ranks other than 0 of a tensor-parallel group compute no logits.
+    const auto r = o.compute_logits ? static_cast<uint64_t>(o.max_logit_rows) : 0;
     const auto h = static_cast<uint64_t>(c.hidden_size);
     const auto i = static_cast<uint64_t>(c.intermediate_size);
     const uint64_t f = sizeof(float);
@@ -209,6 +210,7 @@ Result<std::span<const float>> Model::forward(std::span<const SequenceStep> batc
     KEEL_RETURN_IF_ERROR(before_layer(l));
     KEEL_RETURN_IF_ERROR(layer(l, batch, num_tokens, pool));
   }
+  if (num_rows == 0 || !options_.compute_logits) return std::span<const float>();
   // Gather the rows that need logits, then final norm and lm_head on those only.
   int64_t r = 0;
   t = 0;
@@ -222,7 +224,6 @@ Result<std::span<const float>> Model::forward(std::span<const SequenceStep> batc
     }
     t += n;
   }
-  if (num_rows == 0 || tp_rank() != 0) return std::span<const float>();
   KEEL_RETURN_IF_ERROR(
       kernels_.rmsnorm(ws.rows, weights_.final_norm, config_.rms_norm_eps, num_rows, h, ws.rows));
   KEEL_RETURN_IF_ERROR(kernels_.matmul(ws.rows, num_rows, weights_.lm_head, nullptr, ws.logits, ws.bf16));

@@ -26,8 +26,9 @@
 // (arch/shard.h); after the o and down projections its partial (T, H)
 // outputs are summed over the ranks (all_reduce_sum, deadline from
 // set_collective_deadline) before the residual add. Only rank 0 computes
-// logits; other ranks' forward() returns an empty span. Every rank's fault
-// sites carry its rank.
+// logits (ModelOptions::compute_logits is false on the others: their
+// forward() returns an empty span and their workspace has no logits).
+// Every rank's fault sites carry its rank.
 // Ownership: a Model owns its weights, RoPE table and workspace; the KV pool
 // is the caller's (one pool may be shared by many sequences).
 // Thread-safety: forward() is not reentrant (one step at a time); the
@@ -73,6 +74,9 @@ struct ModelOptions {
   int64_t max_batch_tokens = 2048;  // tokens one forward() may process
   int64_t max_logit_rows = 256;     // logit rows one forward() may return
   int64_t max_context_tokens = 0;   // 0 = config.max_context_tokens
+  // False: forward() stops after the last layer and returns no logits, and
+  // the workspace has no room for them (tensor-parallel ranks other than 0).
+  bool compute_logits = true;
 };
 
 class Model {

@@ -40,6 +40,7 @@ Result<Runtime> start_runtime(const RuntimeOptions& options, memory::Device& dev
   KEEL_ASSIGN_OR_RETURN(rt.weights, plan_weights(sources, checkpoint));
 
   ModelOptions model_options = options.model;
+  model_options.compute_logits = options.tp_rank == 0;
   if (model_options.max_context_tokens == 0) {
     model_options.max_context_tokens = rt.config.max_context_tokens;
   }
