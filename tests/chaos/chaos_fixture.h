@@ -49,8 +49,18 @@ struct Tally {
   std::atomic<int> expected_failures{0};
   std::atomic<int> unexpected{0};
   std::atomic<int> hangs{0};
+  // Streams that ended in an error event: the longest time between the
+  // output before it (or the request) and the error, in microseconds.
+  std::atomic<int64_t> max_error_gap_us{0};
   std::mutex mu;
   std::vector<std::string> unexpected_samples;
+
+  void error_gap(SteadyTime::duration d) {
+    const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+    int64_t seen = max_error_gap_us.load();
+    while (us > seen && !max_error_gap_us.compare_exchange_weak(seen, us)) {
+    }
+  }
 
   void bad(const std::string& what) {
     ++unexpected;
@@ -65,14 +75,25 @@ inline void one_request(int port, const Json& body, Tally& t, std::chrono::milli
   if (!c.connected()) return t.bad("connect failed");
   c.send(build_request("POST", "/v1/completions", body.dump(), {}));
   const bool stream = body.value("stream", false);
-  std::string raw = c.read_until(
-      [&](const std::string& d) {
-        if (stream) return d.find("data: [DONE]") != std::string::npos ||
-                           d.find("data: {\"error\"") != std::string::npos;
-        return false;
-      },
-      bound);
-  if (!stream && !c.eof()) return void(++t.hangs);
+  std::string raw;
+  if (stream) {  // read as it comes, timing the error event against the output before it
+    SteadyTime last_output = SteadyClock::now();
+    const SteadyTime until = last_output + bound;
+    while (raw.find("data: [DONE]") == std::string::npos && SteadyClock::now() < until) {
+      const size_t before = raw.size();
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now());
+      if (!c.read_some(raw, std::max(left, std::chrono::milliseconds(1)))) break;
+      if (raw.size() == before) continue;
+      if (raw.find("data: {\"error\"", before > 16 ? before - 16 : 0) != std::string::npos) {
+        t.error_gap(SteadyClock::now() - last_output);
+        break;
+      }
+      last_output = SteadyClock::now();
+    }
+  } else {
+    raw = c.read_to_eof(bound);
+    if (!c.eof()) return void(++t.hangs);
+  }
   HttpResponse r = parse_response(raw);
   if (stream && r.status == 200 && raw.find("data: [DONE]") == std::string::npos &&
       raw.find("data: {\"error\"") == std::string::npos) {
@@ -108,13 +129,21 @@ class ChaosTest : public RealServerTest {
     for (auto& th : threads) th.join();
   }
 
-  void summarize(const std::string& scenario, Tally& t) {
+  // `error_bound`: the longest a stream may wait for its error after its
+  // last output (1 s + one step, plus the step timeout where the watchdog acts).
+  void summarize(const std::string& scenario, Tally& t,
+                 std::chrono::milliseconds error_bound = std::chrono::milliseconds(1500)) {
     const uint64_t injected = fault::total_injections();
+    const double gap_ms = static_cast<double>(t.max_error_gap_us.load()) / 1000.0;
     std::printf("chaos: %s: %llu faults injected, %d requests (ok %d, failed as expected %d, "
-                "unexpected %d), hangs %d\n",
+                "unexpected %d), hangs %d; streamed errors <= %.1f ms after the output before\n",
                 scenario.c_str(), static_cast<unsigned long long>(injected),
                 t.ok + t.expected_failures + t.unexpected + t.hangs, t.ok.load(),
-                t.expected_failures.load(), t.unexpected.load(), t.hangs.load());
+                t.expected_failures.load(), t.unexpected.load(), t.hangs.load(), gap_ms);
+#ifdef KEEL_SANITIZED
+    error_bound *= 5;  // sanitizer builds run 5-20x slower
+#endif
+    EXPECT_LE(gap_ms, static_cast<double>(error_bound.count())) << scenario;
     for (const auto& s : t.unexpected_samples) std::printf("  unexpected: %s\n", s.c_str());
     record_scenario(scenario, injected, t.ok + t.expected_failures + t.unexpected + t.hangs,
                     t.hangs);

@@ -61,7 +61,8 @@ TEST_P(TpChaosTest, EveryRequestEndsTypedAndServingGoesOn) {
   fault::ScopedFaults f(spec);
   Tally t;
   load(t, 6, 8, 12);
-  summarize("tp " + std::to_string(tp) + " " + spec, t);
+  // 1 s + one step from the fault to the error; stalls: plus the step timeout.
+  summarize("tp " + std::to_string(tp) + " " + spec, t, sc.watchdog ? 1800ms : 1500ms);
   if (sc.absorbed) {
     EXPECT_EQ(t.ok, 6 * 8) << "absorbed faults must not fail requests";
   }
