@@ -58,6 +58,15 @@ class Model {
   virtual ~Model() = default;
   // Appends the ids of one pre-tokenized piece to `ids`.
   virtual Status tokenize(std::string_view piece, std::vector<uint32_t>& ids) const = 0;
+  // tokenize() on each non-empty span of `pieces` in order (the same ids).
+  // A model may override it to overlap the table lookups of neighbouring
+  // pieces, which are bound by memory latency.
+  virtual Status tokenize_pieces(const PieceList& pieces, std::vector<uint32_t>& ids) const {
+    for (const Span& s : pieces.spans) {
+      if (s.length != 0) KEEL_RETURN_IF_ERROR(tokenize(pieces.view(s), ids));
+    }
+    return OkStatus();
+  }
   // As tokenize() (same ids), also appending each token's range in `piece`
   // as HF's model reports it (e.g. every byte-fallback token of a character
   // covers that character). A range that ends past the piece is one HF

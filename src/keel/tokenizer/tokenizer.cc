@@ -71,11 +71,7 @@ Status Tokenizer::Impl::encode_plain(std::string_view text, uint32_t orig_begin,
   pieces.clear();
   pieces.add_copy(text, orig_begin, orig_end);
   if (parts.pre_tokenizer) KEEL_RETURN_IF_ERROR(parts.pre_tokenizer->pre_tokenize(pieces));
-  for (const Span& s : pieces.spans) {
-    if (s.length == 0) continue;
-    KEEL_RETURN_IF_ERROR(parts.model->tokenize(pieces.view(s), ids));
-  }
-  return OkStatus();
+  return parts.model->tokenize_pieces(pieces, ids);
 }
 
 Status Tokenizer::Impl::encode_segment(std::string_view text, uint32_t orig_begin,
@@ -180,14 +176,29 @@ Result<std::vector<std::vector<uint32_t>>> Tokenizer::encode_batch(
     return InvalidArgumentError("encode_batch does not return offsets; use encode() per text");
   }
   // Shared with the pool's tasks, which may outlive this call on a deadline.
+  // The texts are copied into one arena (text i is [ends[i-1], ends[i])):
+  // one allocation and one pass, on the caller's thread before any task runs.
   struct Batch {
     Tokenizer tokenizer;
-    std::vector<std::string> texts;
+    std::string arena;
+    std::vector<size_t> ends;
     std::vector<std::vector<uint32_t>> ids;
     std::vector<Status> errors;
     EncodeOptions options;
+    std::string_view text(size_t i) const {
+      const size_t begin = i == 0 ? 0 : ends[i - 1];
+      return std::string_view(arena).substr(begin, ends[i] - begin);
+    }
   };
-  auto batch = std::make_shared<Batch>(Batch{*this, texts, {}, {}, options});
+  auto batch = std::make_shared<Batch>(Batch{*this, {}, {}, {}, {}, options});
+  size_t total = 0;
+  for (const std::string& t : texts) total += t.size();
+  batch->arena.reserve(total);
+  batch->ends.reserve(texts.size());
+  for (const std::string& t : texts) {
+    batch->arena.append(t);
+    batch->ends.push_back(batch->arena.size());
+  }
   batch->ids.resize(texts.size());
   batch->errors.resize(texts.size());
   ThreadPool& pool = ThreadPool::global();
@@ -196,9 +207,9 @@ Result<std::vector<std::vector<uint32_t>>> Tokenizer::encode_batch(
   Status s = pool.parallel_for(
       chunks,
       [batch, chunks](size_t c) {
-        const size_t n = batch->texts.size();
+        const size_t n = batch->ends.size();
         for (size_t i = c * n / chunks; i < (c + 1) * n / chunks; ++i) {
-          auto r = batch->tokenizer.encode(batch->texts[i], batch->options);
+          auto r = batch->tokenizer.encode(batch->text(i), batch->options);
           if (r.ok()) batch->ids[i] = std::move(r->ids);
           else batch->errors[i] = r.status();
         }

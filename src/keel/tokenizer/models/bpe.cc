@@ -4,43 +4,18 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <bitset>
-#include <unordered_set>
 
 #include "keel/core/utf8.h"
 #include "keel/tokenizer/models/bpe_internal.h"
 #include "keel/tokenizer/models/bpe_merge.h"
-#include "keel/tokenizer/models/flat_tables.h"
-#include "keel/tokenizer/models/piece_cache.h"
-#include "keel/tokenizer/models/vocab_table.h"
-#include "keel/tokenizer/pre_tokenizers/byte_level_alphabet.h"
+#include "keel/tokenizer/models/bpe_model.h"
 
 namespace keel::tokenizer {
 namespace {
 
-using models_internal::MergeInfo;
-using models_internal::PairMap;
-using models_internal::StringIdMap;
-
-constexpr uint32_t kNoId = UINT32_MAX;
-// Set on an encode-map value when tokenizing the key yields exactly that id.
-constexpr uint32_t kShortcutBit = 1u << 31;
-
-// Raw bytes of a GPT-2 alphabet string, or nullopt if a character is outside
-// the alphabet (or the string is not valid UTF-8).
-std::optional<std::string> alphabet_to_raw(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    const utf8::Decoded d = utf8::decode(s, i);
-    if (!d.valid) return std::nullopt;
-    const auto b = byte_level::char_to_byte(d.code_point);
-    if (!b) return std::nullopt;
-    out.push_back(static_cast<char>(*b));
-    i += d.length;
-  }
-  return out;
-}
+using models_internal::BpeModel;
+using models_internal::kNoId;
+using models_internal::kShortcutBit;
 
 std::string raw_to_alphabet(std::string_view raw) {
   std::string out;
@@ -67,243 +42,9 @@ Scratch& scratch() {
   return s;
 }
 
-class BpeModel final : public Model {
- public:
-  Status init(BpeConfig config, const std::string& path,
-              const std::vector<size_t>& merge_json_index);
+}  // namespace
 
-  Status tokenize(std::string_view piece, std::vector<uint32_t>& ids) const override {
-    if (cuts_enabled_ && piece.size() >= kCutMinBytes) return tokenize_cut(piece, ids);
-    return tokenize_one(piece, ids);
-  }
-
-  Status tokenize_one(std::string_view piece, std::vector<uint32_t>& ids) const {
-    if (piece.empty()) return OkStatus();
-    const uint64_t h = models_internal::hash_bytes(piece.data(), piece.size());
-    auto& cache = models_internal::PieceCache::local();
-    if (cache.lookup(cache_id_, h, piece, ids)) return OkStatus();
-    const size_t first = ids.size();
-    if (const auto v = encode_map_.find_hashed(piece, h); v && (*v & kShortcutBit)) {
-      ids.push_back(*v & ~kShortcutBit);
-    } else {
-      KEEL_RETURN_IF_ERROR(tokenize_merging(piece, ids));
-    }
-    cache.store(cache_id_, h, piece, ids.data() + first, ids.size() - first);
-    return OkStatus();
-  }
-
-  // HF's BPE token offsets: each symbol of HF's word has a length (a
-  // character's bytes; 1 for each byte-fallback token; a fused unk the sum
-  // of its characters), a merged symbol the sum of its parts, and tokens
-  // take consecutive ranges in the word's order. In byte-level mode HF's
-  // word is the alphabet string (1 or 2 bytes per raw byte), mapped back to
-  // raw bytes here. Same ids as tokenize() (same shortcut and cuts).
-  Status tokenize_with_offsets(std::string_view piece, std::vector<uint32_t>& ids,
-                               std::vector<TokenRange>& ranges) const override {
-    if (piece.empty()) return OkStatus();
-    if (!(cuts_enabled_ && piece.size() >= kCutMinBytes)) {
-      return tokenize_one_with_offsets(piece, 0, ids, ranges);
-    }
-    size_t start = 0;
-    uint32_t prev = UINT32_MAX;
-    for (size_t i = 0; i < piece.size();) {
-      auto [sym, len] = next_symbol(piece, i);
-      if (prev != UINT32_MAX && !pair_in_vocab(prev, sym)) {
-        KEEL_RETURN_IF_ERROR(tokenize_one_with_offsets(piece.substr(start, i - start),
-                                                       static_cast<uint32_t>(start), ids, ranges));
-        start = i;
-      }
-      prev = sym;
-      i += len;
-    }
-    return tokenize_one_with_offsets(piece.substr(start), static_cast<uint32_t>(start), ids,
-                                     ranges);
-  }
-
-  std::optional<uint32_t> token_to_id(std::string_view token) const override {
-    return vocab_.find(token);
-  }
-  std::optional<std::string_view> id_to_token(uint32_t id) const override {
-    return vocab_.token(id);
-  }
-  size_t vocab_size() const override { return vocab_.size(); }
-
- private:
-  // Long pieces (no pre-tokenizer, e.g. Mistral/Llama-2 tokenizer.json) are
-  // cut where no merge can ever cross: between two symbols whose
-  // concatenation occurs in no vocabulary entry. Every merged symbol is a
-  // vocabulary entry, so no symbol can span such a point and each part can be
-  // tokenized (and cached) on its own with identical results.
-  static constexpr size_t kCutMinBytes = 48;
-  // Kept out of line so that tokenize(), hot on short pieces, stays a thin
-  // dispatch to tokenize_one().
-  [[gnu::noinline]] Status tokenize_cut(std::string_view piece, std::vector<uint32_t>& ids) const;
-  void build_cut_pairs();
-  // The next symbol's code (byte in byte-level mode, else code point or
-  // the raw byte of an ill-formed sequence) and its length.
-  std::pair<uint32_t, size_t> next_symbol(std::string_view s, size_t i) const;
-  // flatten: the set lookup stays inlined in the cut loop.
-  [[gnu::flatten]] bool pair_in_vocab(uint32_t a, uint32_t b) const {
-    if (a < 128 && b < 128) return ascii_pair_bits_[a][b];
-    return other_pairs_.contains((uint64_t{a} << 32) | b);
-  }
-
-  // Tokenizes without the whole-piece shortcut.
-  Status tokenize_merging(std::string_view piece, std::vector<uint32_t>& ids) const;
-  // tokenize_one with token ranges (shifted by `base`), uncached.
-  Status tokenize_one_with_offsets(std::string_view piece, uint32_t base,
-                                   std::vector<uint32_t>& ids,
-                                   std::vector<TokenRange>& ranges) const;
-  // The initial symbols of HF's word; with kLens also their lengths in it.
-  template <bool kLens>
-  Status initial_symbols(std::string_view piece, std::vector<uint32_t>& out,
-                         std::vector<uint32_t>* lens) const;
-  template <bool kLens>
-  Status initial_symbols_affixed(std::string_view piece, std::vector<uint32_t>& out,
-                                 std::vector<uint32_t>* lens) const;
-  // Length in HF's word of the symbol `sym` (encode form).
-  uint32_t hf_length(std::string_view sym) const {
-    if (!byte_level_raw_) return static_cast<uint32_t>(sym.size());
-    uint32_t n = 0;
-    for (char c : sym) n += byte_level::byte_to_char(static_cast<uint8_t>(c)) < 0x80 ? 1 : 2;
-    return n;
-  }
-
-  // HF's handling of one initial symbol. `hf_form` is the symbol as HF sees it
-  // (tokenizer.json alphabet, affixes included); only needed when unknown.
-  // `len` is the symbol's length in HF's word (kLens only).
-  struct UnkState {
-    uint32_t pending = kNoId;
-    uint32_t pending_len = 0;
-  };
-  template <bool kLens>
-  Status add_unknown(std::string_view hf_form, uint32_t len, UnkState& st,
-                     std::vector<uint32_t>& out, std::vector<uint32_t>* lens) const;
-  template <bool kLens>
-  static void add_known(uint32_t id, uint32_t len, UnkState& st, std::vector<uint32_t>& out,
-                        std::vector<uint32_t>* lens) {
-    if (st.pending != kNoId) {
-      out.push_back(st.pending);
-      if constexpr (kLens) lens->push_back(st.pending_len);
-      st.pending = kNoId;
-    }
-    out.push_back(id);
-    if constexpr (kLens) lens->push_back(len);
-  }
-  // HF form of the symbol `sym` (encode form) at the given position.
-  std::string hf_form(std::string_view sym, bool first, bool last) const;
-
-  models_internal::VocabTable vocab_;  // tokenizer.json strings
-  StringIdMap encode_map_;  // encode form (raw bytes in byte-level mode) → id | kShortcutBit
-  PairMap merges_;
-  uint32_t single_byte_ids_[256];    // encode-form one-byte symbols
-  uint32_t byte_fallback_ids_[256];  // "<0xAB>" tokens
-  std::optional<std::string> unk_token_;
-  uint32_t unk_id_ = kNoId;
-  bool byte_fallback_ = false, fuse_unk_ = false, byte_level_raw_ = false;
-  std::string prefix_, suffix_;          // tokenizer.json form
-  std::string prefix_enc_, suffix_enc_;  // encode form
-  const uint32_t cache_id_ = models_internal::PieceCache::next_model_id();
-  bool cuts_enabled_ = false;
-  std::bitset<128> ascii_pair_bits_[128];
-  std::unordered_set<uint64_t> other_pairs_;
-};
-
-Status BpeModel::init(BpeConfig config, const std::string& path,
-                      const std::vector<size_t>& merge_json_index) {
-  byte_fallback_ = config.byte_fallback;
-  fuse_unk_ = config.fuse_unk;
-  byte_level_raw_ = config.byte_level_raw;
-  prefix_ = std::move(config.continuing_subword_prefix);
-  suffix_ = std::move(config.end_of_word_suffix);
-  unk_token_ = std::move(config.unk_token);
-
-  KEEL_RETURN_IF_ERROR(vocab_.build(config.vocab, path + ".vocab"));
-
-  const size_t prefix_len = prefix_.size();
-  merges_.reserve(config.merges.size());
-  std::string merged;
-  for (size_t i = 0; i < config.merges.size(); ++i) {
-    const BpeMerge& m = config.merges[i];
-    auto where = [&] {
-      return fmt::format("{}.merges[{}]", path,
-                         merge_json_index.empty() ? i : merge_json_index[i]);
-    };
-    const auto left = vocab_.find(m.left);
-    if (!left) return InvalidArgumentError("{}: token \"{}\" is not in the vocab", where(), m.left);
-    const auto right = vocab_.find(m.right);
-    if (!right) {
-      return InvalidArgumentError("{}: token \"{}\" is not in the vocab", where(), m.right);
-    }
-    if (m.right.size() < prefix_len) {
-      return InvalidArgumentError("{}: right token \"{}\" is shorter than the continuing "
-                                  "subword prefix \"{}\"", where(), m.right, prefix_);
-    }
-    merged.assign(m.left).append(m.right, prefix_len);
-    const auto merged_id = vocab_.find(merged);
-    if (!merged_id) {
-      return InvalidArgumentError("{}: merged token \"{}\" is not in the vocab", where(), merged);
-    }
-    if (m.rank == UINT32_MAX) return InvalidArgumentError("{}: rank 2^32-1 is reserved", where());
-    merges_.insert(*left, *right, MergeInfo{m.rank, *merged_id});
-  }
-
-  if (byte_level_raw_) {
-    auto p = alphabet_to_raw(prefix_);
-    auto s = alphabet_to_raw(suffix_);
-    if (!p || !s) {
-      return UnimplementedError(
-          "{}: continuing_subword_prefix/end_of_word_suffix with characters outside the "
-          "byte-level alphabet are not supported in byte-level mode", path);
-    }
-    prefix_enc_ = std::move(*p);
-    suffix_enc_ = std::move(*s);
-    encode_map_.reserve(config.vocab.size(), 0);
-    for (const auto& [token, id] : config.vocab) {
-      // Entries outside the alphabet can never be produced from raw bytes.
-      if (auto raw = alphabet_to_raw(token)) encode_map_.insert(*raw, id);
-    }
-  } else {
-    prefix_enc_ = prefix_;
-    suffix_enc_ = suffix_;
-    encode_map_.reserve(config.vocab.size(), 0);
-    for (const auto& [token, id] : config.vocab) encode_map_.insert(token, id);
-  }
-
-  for (int b = 0; b < 256; ++b) {
-    const char c = static_cast<char>(b);
-    const bool single = byte_level_raw_ || b < 0x80;
-    const auto id = single ? encode_map_.find(std::string_view(&c, 1)) : std::nullopt;
-    single_byte_ids_[b] = id ? *id : kNoId;
-    const auto fb = vocab_.find(fmt::format("<0x{:02X}>", b));
-    byte_fallback_ids_[b] = fb ? *fb : kNoId;
-  }
-  if (unk_token_) {
-    if (const auto u = vocab_.find(*unk_token_)) unk_id_ = *u;
-  }
-
-  // Whole-piece shortcut: with ignore_merges HF looks the piece up first;
-  // otherwise only entries the merges rebuild exactly are safe to shortcut.
-  std::vector<uint32_t> out;
-  for (size_t e = 0; e < encode_map_.size(); ++e) {
-    const uint32_t id = encode_map_.value_at(e);
-    bool shortcut = config.ignore_merges;
-    if (!shortcut) {
-      out.clear();
-      shortcut = tokenize_merging(encode_map_.key_at(e), out).ok() && out.size() == 1 &&
-                 out[0] == id;
-    }
-    if (shortcut) encode_map_.set_value_at(e, id | kShortcutBit);
-  }
-  // Cutting is exact unless unknown symbols can occur with fuse_unk or
-  // byte_fallback, whose ordering rules look across neighbouring symbols.
-  bool all_fallback_bytes = byte_fallback_;
-  for (uint32_t id : byte_fallback_ids_) all_fallback_bytes = all_fallback_bytes && id != kNoId;
-  const bool unk_free_of_context = all_fallback_bytes || (!fuse_unk_ && !byte_fallback_);
-  cuts_enabled_ = prefix_.empty() && suffix_.empty() && unk_free_of_context;
-  if (cuts_enabled_) build_cut_pairs();
-  return OkStatus();
-}
+namespace models_internal {
 
 std::pair<uint32_t, size_t> BpeModel::next_symbol(std::string_view s, size_t i) const {
   const auto b = static_cast<uint8_t>(s[i]);
@@ -315,22 +56,6 @@ std::pair<uint32_t, size_t> BpeModel::next_symbol(std::string_view s, size_t i) 
   const utf8::Decoded d = utf8::decode(s, i);
   if (!d.valid || d.length != len) return {b | 0x80000000u, len};
   return {static_cast<uint32_t>(d.code_point), len};
-}
-
-void BpeModel::build_cut_pairs() {
-  for (size_t e = 0; e < encode_map_.size(); ++e) {
-    const std::string_view tok = encode_map_.key_at(e);
-    uint32_t prev = UINT32_MAX;
-    for (size_t i = 0; i < tok.size();) {
-      auto [sym, len] = next_symbol(tok, i);
-      if (prev != UINT32_MAX) {
-        if (prev < 128 && sym < 128) ascii_pair_bits_[prev][sym] = true;
-        else other_pairs_.insert((uint64_t{prev} << 32) | sym);
-      }
-      prev = sym;
-      i += len;
-    }
-  }
 }
 
 Status BpeModel::tokenize_cut(std::string_view piece, std::vector<uint32_t>& ids) const {
@@ -511,17 +236,6 @@ Status BpeModel::tokenize_one_with_offsets(std::string_view piece, uint32_t base
     ranges.push_back(TokenRange{base + r.begin, base + r.end});
   }
   return OkStatus();
-}
-
-}  // namespace
-
-namespace models_internal {
-
-Result<std::unique_ptr<Model>> build_bpe(BpeConfig config, const std::string& path,
-                                         const std::vector<size_t>& merge_json_index) {
-  auto model = std::make_unique<BpeModel>();
-  KEEL_RETURN_IF_ERROR(model->init(std::move(config), path, merge_json_index));
-  return std::unique_ptr<Model>(std::move(model));
 }
 
 }  // namespace models_internal

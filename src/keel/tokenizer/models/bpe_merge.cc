@@ -30,6 +30,8 @@ void apply_merges_scan(const PairMap& merges, std::vector<uint32_t>& ids,
     rank[i] = m ? m->rank : kNoRank;
     merged[i] = m ? m->merged_id : 0;
   };
+  // The table is large and the lookups independent: load all slots at once.
+  for (size_t i = 0; i + 1 < n; ++i) merges.prefetch(id[i], id[i + 1]);
   for (size_t i = 0; i + 1 < n; ++i) lookup(i);
   while (n > 1) {
     size_t best = 0;
@@ -49,6 +51,8 @@ void apply_merges_scan(const PairMap& merges, std::vector<uint32_t>& ids,
       std::memmove(len + best + 1, len + best + 2, tail * sizeof(uint32_t));
     }
     --n;
+    if (best > 0) merges.prefetch(id[best - 1], id[best]);
+    if (best + 1 < n) merges.prefetch(id[best], id[best + 1]);
     if (best > 0) lookup(best - 1);
     if (best + 1 < n) lookup(best);
   }
@@ -76,6 +80,7 @@ void apply_merges_heap(const PairMap& merges, std::vector<uint32_t>& ids,
     }
   };
   if constexpr (kLens) scratch.sym_lens.assign(lens->begin(), lens->end());
+  for (size_t i = 0; i + 1 < n; ++i) merges.prefetch(sym[i].id, sym[i + 1].id);
   for (size_t i = 0; i + 1 < n; ++i) push(i, i + 1);
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), lower_priority);

@@ -78,6 +78,11 @@ class StringIdMap {
     return slots_[i].value;
   }
 
+  // Starts loading the slot where a probe for hash `h` begins.
+  void prefetch(uint64_t h) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
+  }
+
   size_t size() const { return entries_.size(); }
   std::string_view key_at(size_t entry) const { return key_of(static_cast<uint32_t>(entry)); }
   uint32_t value_at(size_t entry) const { return entries_[entry].value; }
@@ -174,6 +179,11 @@ class PairMap {
   void insert(uint32_t left, uint32_t right, MergeInfo info) {
     if ((count_ + 1) * 2 > slots_.size()) grow();
     place(key(left, right), info, /*replace=*/true);
+  }
+
+  // Starts loading the slot where a probe for the pair begins.
+  void prefetch(uint32_t left, uint32_t right) const {
+    __builtin_prefetch(&slots_[mix64(key(left, right)) & mask_]);
   }
 
   // nullptr when the pair has no merge.

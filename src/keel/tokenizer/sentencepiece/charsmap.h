@@ -41,6 +41,8 @@ class CharsMap {
   bool empty() const { return trie_.empty(); }
 
   Result<Rule> longest_rule(std::string_view input) const;
+  // Whether some rule's source starts with byte `c`.
+  bool starts_rule(char c) const { return trie_.has_prefix(std::string_view(&c, 1)); }
   Result<std::optional<std::string_view>> first_rule(std::string_view input) const;
 
  private:

@@ -53,6 +53,21 @@ class DartsTrie {
     }
   }
 
+  // Whether some key starts with `prefix` (non-empty).
+  bool has_prefix(std::string_view prefix) const {
+    if (units_.empty()) return false;
+    size_t node = offset(units_[0]);
+    for (const char ch : prefix) {
+      const auto c = static_cast<unsigned char>(ch);
+      node ^= c;
+      if (node >= units_.size()) return false;
+      const uint32_t unit = units_[node];
+      if (label(unit) != c) return false;
+      node ^= offset(unit);
+    }
+    return true;
+  }
+
  private:
   static bool has_leaf(uint32_t u) { return ((u >> 8) & 1) != 0; }
   static uint32_t value(uint32_t u) { return u & ((1u << 31) - 1); }

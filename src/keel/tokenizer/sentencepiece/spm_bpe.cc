@@ -12,7 +12,7 @@
 namespace keel::tokenizer::spm {
 namespace {
 
-using models_internal::PieceCache;
+using PieceCache = models_internal::LongPieceCache;
 using RevMerge = std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>>;
 
 // The bytes of one character (as one_char_len splits) packed into 32 bits;
@@ -31,10 +31,13 @@ uint32_t pack_char(std::string_view c) {
 //   in no matchable piece. Text is cut at such boundaries ("chunks", in
 //   practice about one word each) and each chunk is merged on its own; the
 //   result is identical and the agenda stays small.
-// - A chunk's ids therefore depend on the chunk alone: tokenize() looks short
-//   chunks up in the per-thread PieceCache first (only chunks without unknown
-//   pieces are stored, so a hit leaves no unk run open), and one-byte chunks
-//   in a table.
+// - A chunk's ids therefore depend on the chunk alone. tokenize() takes a
+//   one-byte chunk's id from a table; a longer chunk is looked up in the
+//   per-thread LongPieceCache (keys up to 66 bytes: indentation runs of
+//   "▁" belong to the next word's chunk; only chunks without unknown pieces
+//   are stored, so a hit leaves no unk run open), then in pieces_, whose
+//   values carry kShortcutBit for pieces that merging alone rebuilds
+//   (checked at load: most words of real text are such pieces).
 // - A cache miss merges by ids (merge_ids): every matchable piece P = A + B
 //   whose parts can be symbols (a matchable piece, or one character, which
 //   gets a made-up id when it is no piece itself) is one entry
@@ -105,6 +108,8 @@ class SpmBpe final : public SpmModelBase {
 
  private:
   static constexpr uint32_t kNoChar = UINT32_MAX;
+  // Set on a pieces_ value when merging the piece alone yields exactly it.
+  static constexpr uint32_t kShortcutBit = 1u << 31;
 
   // The packed character at `pos` and its length in `text`.
   static std::pair<uint32_t, size_t> next_char(std::string_view text, size_t pos) {
@@ -130,11 +135,15 @@ class SpmBpe final : public SpmModelBase {
       emit_one(Segment{chunk, single_byte_ids_[b]}, ids, prev_unk);
       return;
     }
+    const uint64_t h = models_internal::hash_bytes(chunk.data(), chunk.size());
     const bool cacheable = chunk.size() <= PieceCache::kMaxKeyBytes;
-    uint64_t h = 0;
-    if (cacheable) {
-      h = models_internal::hash_bytes(chunk.data(), chunk.size());
-      if (PieceCache::local().lookup(cache_id_, h, chunk, ids)) {
+    if (cacheable && PieceCache::local().lookup(cache_id_, h, chunk, ids)) {
+      prev_unk = false;
+      return;
+    }
+    if (id_merges_) {
+      if (const auto v = pieces_.find_hashed(chunk, h); v && (*v & kShortcutBit)) {
+        ids.push_back(*v & ~kShortcutBit);
         prev_unk = false;
         return;
       }
@@ -186,7 +195,7 @@ class SpmBpe final : public SpmModelBase {
       for (size_t pos = 0; pos < piece.size();) {
         const size_t len = std::min(one_char_len(piece[pos]), piece.size() - pos);
         const std::string_view c = std::string_view(piece).substr(pos, len);
-        if (!char_ids_.find(c)) char_ids_.insert(c, pieces_.find(c).value_or(next_id++));
+        if (!char_ids_.find(c)) char_ids_.insert(c, piece_id(c).value_or(next_id++));
         pos += len;
       }
     }
@@ -206,13 +215,40 @@ class SpmBpe final : public SpmModelBase {
       // Split after each character but the last: A = p[0, cut), B = the rest.
       for (size_t k = 0; k + 1 < bounds.size(); ++k) {
         const std::string_view a = p.substr(0, bounds[k]), b = p.substr(bounds[k]);
-        const auto ida = k == 0 ? char_ids_.find(a) : pieces_.find(a);
-        const auto idb = k + 2 == bounds.size() ? char_ids_.find(b) : pieces_.find(b);
+        const auto ida = k == 0 ? char_ids_.find(a) : piece_id(a);
+        const auto idb = k + 2 == bounds.size() ? char_ids_.find(b) : piece_id(b);
         if (ida && idb) {
           merges_.insert(*ida, *idb, models_internal::MergeInfo{rank_of(vocab_->score(id)), id});
         }
       }
     }
+    // Whole-piece shortcut: a chunk equal to a piece whose own merges
+    // rebuild exactly that piece needs no merging.
+    std::vector<uint32_t> syms;
+    models_internal::MergeScratch scratch;
+    for (size_t e = 0; e < pieces_.size(); ++e) {
+      const uint32_t id = pieces_.value_at(e);
+      initial_ids(pieces_.key_at(e), syms);
+      models_internal::apply_merges(merges_, syms, scratch);
+      if (syms.size() == 1 && syms[0] == id) pieces_.set_value_at(e, id | kShortcutBit);
+    }
+  }
+
+  // The one-character symbols of `chunk`, as ids.
+  void initial_ids(std::string_view chunk, std::vector<uint32_t>& syms) const {
+    syms.clear();
+    for (size_t pos = 0; pos < chunk.size();) {
+      const size_t len = std::min(one_char_len(chunk[pos]), chunk.size() - pos);
+      syms.push_back(char_id(chunk.substr(pos, len)));
+      pos += len;
+    }
+  }
+
+  // Matchable piece → id.
+  std::optional<uint32_t> piece_id(std::string_view piece) const {
+    const auto v = pieces_.find(piece);
+    if (!v) return std::nullopt;
+    return *v & ~kShortcutBit;
   }
 
   // Merges `chunk` by ids and emits it; returns whether an unknown piece
@@ -220,12 +256,7 @@ class SpmBpe final : public SpmModelBase {
   bool merge_ids(std::string_view chunk, std::vector<uint32_t>& ids, bool& prev_unk) const {
     thread_local std::vector<uint32_t> syms;
     thread_local models_internal::MergeScratch scratch;
-    syms.clear();
-    for (size_t pos = 0; pos < chunk.size();) {
-      const size_t len = std::min(one_char_len(chunk[pos]), chunk.size() - pos);
-      syms.push_back(char_id(chunk.substr(pos, len)));
-      pos += len;
-    }
+    initial_ids(chunk, syms);
     models_internal::apply_merges(merges_, syms, scratch);
     bool any_unk = false;
     const auto vocab_size = static_cast<uint32_t>(vocab_->size());
@@ -333,7 +364,7 @@ class SpmBpe final : public SpmModelBase {
       const Symbol& r = symbols[static_cast<size_t>(right)];
       if (l.frozen || r.frozen) return;
       const std::string_view merged = text.substr(l.begin, l.length + r.length);
-      const auto id = pieces_.find(merged);
+      const auto id = piece_id(merged);
       if (!id) return;
       heap.push_back(Pair{vocab_->score(*id), left, right,
                           static_cast<uint32_t>(merged.size()), *id});
@@ -396,7 +427,7 @@ class SpmBpe final : public SpmModelBase {
   std::array<uint32_t, 128> ascii_char_ids_{};
   uint32_t unknown_char_id_ = 0;
   std::vector<uint32_t> piece_len_;
-  models_internal::StringIdMap pieces_;         // matchable piece → id (the merge's lookup)
+  models_internal::StringIdMap pieces_;  // matchable piece → id | kShortcutBit if self-reachable
   std::bitset<128> ascii_pairs_[128];           // ASCII character pairs adjacent in a piece
   models_internal::PairMap other_pairs_;        // the other adjacent pairs (values unused)
   std::array<uint32_t, 256> single_byte_ids_;   // id_of each one-byte string

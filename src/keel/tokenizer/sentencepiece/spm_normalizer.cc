@@ -1,6 +1,7 @@
 #include "keel/tokenizer/sentencepiece/spm_normalizer.h"
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 #include "keel/core/utf8.h"
@@ -14,7 +15,22 @@ constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";
 // Contract: see spm_normalizer.h.
 class SpmNormalizer final : public Normalizer {
  public:
-  explicit SpmNormalizer(SpmNormalizerConfig config) : config_(std::move(config)) {}
+  explicit SpmNormalizer(SpmNormalizerConfig config) : config_(std::move(config)) {
+    // An ASCII byte that starts no charsmap rule and no USER_DEFINED piece
+    // normalizes to itself (normalize_prefix would copy it as one character).
+    for (int b = 0; b < 0x80; ++b) {
+      const char c = static_cast<char>(b);
+      plain_ascii_[b] = !config_.charsmap.starts_rule(c);
+    }
+    if (config_.vocab) {
+      for (const auto& [piece, id] : config_.vocab->matchable()) {
+        const auto first = static_cast<uint8_t>(piece[0]);
+        if (config_.vocab->type(id) == PieceType::kUserDefined && first < 0x80) {
+          plain_ascii_[first] = false;
+        }
+      }
+    }
+  }
 
   // normalize() with alignments, in the terms of the HF pipeline that
   // transformers' converters build for such a model (Precompiled, Prepend,
@@ -119,6 +135,26 @@ class SpmNormalizer final : public Normalizer {
     if (prefix && !config_.treat_whitespace_as_suffix) add_space(out);
     bool prev_space = remove_extra;
     while (!in.empty()) {
+      // Fast path: a run of plain ASCII bytes other than space is copied as
+      // is; a plain space is the one-character rule " " (escaped, and
+      // dropped after a space when removing extra whitespace).
+      if (const auto b = static_cast<uint8_t>(in[0]); b < 0x80 && plain_ascii_[b]) {
+        if (b == ' ') {
+          if (!prev_space) add_space(out);
+          prev_space = remove_extra;
+          in.remove_prefix(1);
+          continue;
+        }
+        size_t n = 1;
+        while (n < in.size() && static_cast<uint8_t>(in[n]) < 0x80 &&
+               plain_ascii_[static_cast<uint8_t>(in[n])] && in[n] != ' ') {
+          ++n;
+        }
+        out.append(in.data(), n);
+        prev_space = false;
+        in.remove_prefix(n);
+        continue;
+      }
       KEEL_ASSIGN_OR_RETURN(Prefix p, normalize_prefix(in));
       std::string_view sp = p.replacement;
       if (prev_space) {
@@ -172,6 +208,7 @@ class SpmNormalizer final : public Normalizer {
   }
 
   SpmNormalizerConfig config_;
+  std::array<bool, 0x80> plain_ascii_{};  // see the constructor
 };
 
 }  // namespace
