@@ -209,5 +209,53 @@ TEST(WatchdogRealTimeTest, StalledRequestFailsWithinASecondAndTheNextIsServed) {
   EXPECT_EQ((*engine)->stats().num_worker_restarts, 1);
 }
 
+// An executor whose abort_step() takes its time (a tensor-parallel group
+// waking its ranks): the step returns while the abort is still under way.
+class SlowAbortExecutor final : public Executor {
+ public:
+  explicit SlowAbortExecutor(Executor& inner) : inner_(inner) {}
+  ExecutorLimits limits() const override { return inner_.limits(); }
+  memory::KvBlockPool& kv_pool() override { return inner_.kv_pool(); }
+  Result<std::span<const float>> execute(std::span<const model::SequenceStep> batch) override {
+    return inner_.execute(batch);
+  }
+  void attach_progress(StepProgress* progress) override { inner_.attach_progress(progress); }
+  void abort_step(const Status& why) override {
+    inner_.abort_step(why);
+    std::this_thread::sleep_for(300ms);
+  }
+
+ private:
+  Executor& inner_;
+};
+
+// Regression: the watchdog aborted the step before failing its requests, so
+// the returning step could end them first with a 500-class INTERNAL "model
+// step failed" instead of the stall's retryable UNAVAILABLE.
+TEST(WatchdogRealTimeTest, StalledRequestsGetTheStallErrorEvenWhenTheStepReturnsFirst) {
+  auto fake = FakeExecutor::create({});
+  ASSERT_TRUE(fake.ok());
+  SlowAbortExecutor exec(**fake);
+  EngineConfig c;
+  c.step_timeout = 200ms;
+  c.watchdog_interval = 10ms;
+  auto engine = Engine::create(exec, c, std::nullopt);
+  ASSERT_TRUE(engine.ok());
+  fault::ScopedFaults faults("step.stall:nth=1:stall=30s");
+  (*engine)->start();
+  EngineRequest r;
+  r.prompt_ids = {1, 2, 3};
+  r.max_new_tokens = 4;
+  auto stalled = (*engine)->submit(r);
+  ASSERT_TRUE(stalled.ok());
+  auto out = (*stalled)->collect(Deadline::after(5s));
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_EQ(out->final_info->status.code(), StatusCode::kUnavailable)
+      << out->final_info->status.to_string();
+  EXPECT_NE(out->final_info->status.message().find("stalled"), std::string_view::npos)
+      << out->final_info->status.to_string();
+  EXPECT_TRUE((*engine)->stop_loop().ok());
+}
+
 }  // namespace
 }  // namespace keel::engine

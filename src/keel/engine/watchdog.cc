@@ -92,9 +92,12 @@ std::optional<std::string> Engine::watchdog_check() {
   KEEL_LOG_ERROR("{}", report);
   fired_step_ = p.step;
   fired_at_ = now;
+  // The requests get the stall's error before the step is aborted: once
+  // aborted, the step returns and the engine loop would end them first
+  // with the step's own (internal) failure.
+  fail_stalled_batch(what);
   progress_.request_abort();
   executor_.abort_step(CancelledError("{}; the watchdog aborted the step", what));
-  fail_stalled_batch(what);
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.num_stalls;
