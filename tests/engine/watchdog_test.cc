@@ -9,6 +9,8 @@
 
 #include <condition_variable>
 #include <future>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "engine/engine_fixture.h"
@@ -96,6 +98,80 @@ TEST_F(WatchdogTest, StalledStepIsReportedFailedAbortedAndTheWorkerRestarts) {
   EXPECT_EQ(st.num_worker_restarts, 1);
   EXPECT_TRUE(st.stall_reason.empty());
   EXPECT_FALSE(st.worker_lost);
+  expect_pool_whole();
+}
+
+// A sink whose first on_output() blocks until released (bounded): holds the
+// step thread in the sample phase, after a successful forward pass.
+class BlockingSink final : public RequestSink {
+ public:
+  void on_output(std::string_view, std::span<const int32_t>) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (blocked_once_) return;
+    blocked_once_ = true;
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait_for(lock, 5s, [&] { return released_; });
+  }
+  void on_final(RequestFinal f) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    final_ = std::move(f);
+  }
+  bool wait_entered() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, 5s, [&] { return entered_; });
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  std::optional<RequestFinal> final_info() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return final_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool blocked_once_ = false, entered_ = false, released_ = false;
+  std::optional<RequestFinal> final_;
+};
+
+// Regression: a step the watchdog aborted after its forward pass had
+// succeeded (stuck delivering output) left its requests running with failed
+// sinks, and an abort decided as a step ended leaked into the next step,
+// failing requests the watchdog never named with INTERNAL.
+TEST_F(WatchdogTest, AStepAbortedAfterItsForwardPassEndsItsRequestsAndTheNextStepRuns) {
+  start({}, config());
+  auto sink = std::make_shared<BlockingSink>();
+  auto id = engine_->submit(greedy(prompt_of(5, 1), 8), sink);
+  ASSERT_TRUE(id.ok()) << id.status().to_string();
+  auto b = submit(greedy(prompt_of(6, 2), 8));
+  StepThread t(*engine_);
+  ASSERT_TRUE(sink->wait_entered()) << "the step never delivered output";
+  clock_.advance(2s);
+  ASSERT_TRUE(engine_->watchdog_check().has_value());
+  sink->release();
+  ASSERT_TRUE(t.join(2s)) << "the step did not return";
+  // Both requests of the aborted step are over, without another step.
+  auto out_b = b->collect(Deadline::after(1s));
+  ASSERT_TRUE(out_b.ok());
+  EXPECT_EQ(out_b->final_info->status.code(), StatusCode::kUnavailable);
+  const std::optional<RequestFinal> fa = sink->final_info();
+  ASSERT_TRUE(fa.has_value()) << "request " << *id << " still running after its step was aborted";
+  EXPECT_EQ(fa->status.code(), StatusCode::kUnavailable) << fa->status.to_string();
+  EXPECT_EQ(engine_->stats().num_running, 0);
+  expect_pool_whole();
+  // A late check (the step is over) fires nothing, and the next request runs.
+  clock_.advance(2s);
+  EXPECT_FALSE(engine_->watchdog_check().has_value());
+  auto c = submit(greedy(prompt_of(7, 3), 4));
+  run();
+  auto out_c = c->collect(Deadline::after(1s));
+  ASSERT_TRUE(out_c.ok());
+  EXPECT_TRUE(out_c->final_info->status.ok()) << out_c->final_info->status.to_string();
+  EXPECT_EQ(out_c->token_ids, expected(prompt_of(7, 3), 4));
   expect_pool_whole();
 }
 

@@ -55,4 +55,21 @@ void init_from_env() {
   }
 }
 
+std::optional<int64_t> LogThrottle::admit() {
+  const SteadyTime now = clock_.now();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!window_start_ || now - *window_start_ >= window_) {
+    window_start_ = now;
+    passed_ = 0;
+  }
+  if (passed_ >= burst_) {
+    ++suppressed_;
+    return std::nullopt;
+  }
+  ++passed_;
+  const int64_t dropped = suppressed_;
+  suppressed_ = 0;
+  return dropped;
+}
+
 }  // namespace keel::log

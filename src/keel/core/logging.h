@@ -9,8 +9,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string_view>
 
+#include "keel/core/clock.h"
 #include "keel/core/status.h"
 
 namespace keel::log {
@@ -25,6 +29,30 @@ Status set_level(std::string_view level);
 spdlog::logger& logger();
 // Applies KEEL_LOG_LEVEL if set; a bad value is reported and ignored.
 void init_from_env();
+
+// Keeps a flood of similar lines (e.g. one per refused request at overload)
+// from costing the CPU and the log the flood is about: at most `burst`
+// lines pass per `window`; the rest are counted, and the next line that
+// passes says how many were held back. Metrics keep the exact counts.
+// Thread-safe.
+class LogThrottle {
+ public:
+  LogThrottle(int64_t burst, std::chrono::milliseconds window,
+              const Clock& clock = Clock::real())
+      : burst_(burst), window_(window), clock_(clock) {}
+  // nullopt: drop this line. Otherwise log it, with the number of lines
+  // dropped since the last one that passed.
+  std::optional<int64_t> admit();
+
+ private:
+  const int64_t burst_;
+  const std::chrono::milliseconds window_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::optional<SteadyTime> window_start_;
+  int64_t passed_ = 0;      // in the current window
+  int64_t suppressed_ = 0;  // since the last line that passed
+};
 
 }  // namespace keel::log
 

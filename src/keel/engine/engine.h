@@ -263,6 +263,10 @@ class Engine {
     std::shared_ptr<GuardedSink> sink;
   };
   std::vector<WatchEntry> watch_batch_;
+  // True from a step's start until the step thread has checked the abort
+  // flag: the watchdog aborts only an open step, so an abort decided just as
+  // a step ended never leaks into the next one.
+  bool watch_open_ = false;
   uint64_t fired_step_ = 0;  // the step the watchdog fired on; 0: none
   SteadyTime fired_at_{};
 

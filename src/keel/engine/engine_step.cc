@@ -50,6 +50,10 @@ StepReport Engine::step() {
     state.memory_pressure = memory_pressure_;
   }
   progress_.begin_step(now);
+  {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    watch_open_ = true;
+  }
   const SchedulerOutput plan = schedule(sched_config_, state);
   apply_plan(plan, now, report);
   if (!batch_.empty()) {
@@ -70,9 +74,13 @@ StepReport Engine::step() {
       ++step_stats_.num_failed_steps;
       report.execute_status = status;
       KEEL_LOG_WARN("step failed; ending its {} requests: {}", batch_.size(), status.to_string());
+      // Aborted by the watchdog: retryable, like the error it already sent.
+      const bool by_watchdog = progress_.abort_requested();
       for (RequestState* r : batch_requests_) {
         end_by_engine(*r, sampling::FinishReason::kAbort, KeelReason::kError,
-                      InternalError("the model step failed: {}", status.to_string()));
+                      by_watchdog ? UnavailableError("the stalled step was aborted: {}",
+                                                     status.to_string())
+                                  : InternalError("the model step failed: {}", status.to_string()));
       }
     } else {
       size_t row = 0;
@@ -87,14 +95,26 @@ StepReport Engine::step() {
       }
     }
   }
-  if (progress_.abort_requested()) after_aborted_step(static_cast<int64_t>(batch_.size()));
+  bool aborted = false;
+  {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    watch_open_ = false;
+    watch_batch_.clear();
+    aborted = progress_.abort_requested();
+  }
+  if (aborted) {
+    // The watchdog failed these requests already (their sinks drop what
+    // follows); a step it aborted after the forward pass still ends them.
+    for (RequestState* r : batch_requests_) {
+      if (r->phase == Phase::kFinished) continue;
+      end_by_engine(*r, sampling::FinishReason::kAbort, KeelReason::kError,
+                    UnavailableError("the watchdog aborted the step of request {}", r->id));
+    }
+    after_aborted_step(static_cast<int64_t>(batch_.size()));
+  }
   remove_finished();
   publish(plan.memory_pressure);
   progress_.end_step(clock_.now());
-  if (!batch_.empty()) {
-    std::lock_guard<std::mutex> lock(watch_mu_);
-    watch_batch_.clear();
-  }
   report.num_ended = num_ended_this_step_;
   if (report.num_sequences == 0 && report.num_ended == 0) return report;
   KEEL_LOG_DEBUG("step {}: {} sequences, {} tokens ({} admitted, {} preempted, {} ended); KV "

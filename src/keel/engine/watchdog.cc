@@ -63,10 +63,10 @@ void Engine::fail_stalled_batch(const std::string& message) {
 }
 
 std::optional<std::string> Engine::watchdog_check() {
+  std::lock_guard<std::mutex> watch_lock(watch_mu_);
   const SteadyTime now = clock_.now();
   const StepProgress::Snapshot p = progress_.snapshot();
-  std::lock_guard<std::mutex> watch_lock(watch_mu_);
-  if (!p.in_step) return std::nullopt;
+  if (!p.in_step || !watch_open_) return std::nullopt;
   if (fired_step_ == p.step) {
     bool lost = false;
     {

@@ -113,9 +113,22 @@ struct Completion {
   }
 };
 
+// One line per refused request, throttled: at overload the server refuses
+// thousands of requests a second, and formatting and writing a line for each
+// would take CPU from the requests it is serving (the counts are exact in
+// /metrics). 503s (overload) and other refusals are throttled separately.
 void log_rejected(const std::string& request_id, const ApiError& e) {
-  auto line = fmt::format("request rejected id={} status={} code={} param={} message=\"{}\"",
-                          request_id, e.http_status, e.code, e.param.value_or("-"), e.message);
+  static log::LogThrottle overload_lines(/*burst=*/5, std::chrono::seconds(1));
+  static log::LogThrottle other_lines(/*burst=*/50, std::chrono::seconds(1));
+  const std::optional<int64_t> dropped =
+      (e.http_status == 503 ? overload_lines : other_lines).admit();
+  if (!dropped) return;
+  const std::string held_back =
+      *dropped > 0 ? fmt::format(" ({} more refusals not logged; /metrics counts all)", *dropped)
+                   : std::string();
+  auto line = fmt::format("request rejected id={} status={} code={} param={} message=\"{}\"{}",
+                          request_id, e.http_status, e.code, e.param.value_or("-"), e.message,
+                          held_back);
   if (e.http_status >= 500 && e.http_status != 503) {
     KEEL_LOG_ERROR("{}", line);
   } else {
