@@ -254,19 +254,31 @@ TEST_F(WatchdogTest, AStepThatIgnoresTheAbortMakesTheWorkerLost) {
   expect_pool_whole();
 }
 
-TEST(WatchdogRealTimeTest, StalledRequestFailsWithinASecondAndTheNextIsServed) {
-  auto exec = FakeExecutor::create({});
-  ASSERT_TRUE(exec.ok());
+// A started real-time engine over `exec` with this step timeout.
+Result<std::unique_ptr<Engine>> start_real_time(Executor& exec, std::chrono::milliseconds timeout,
+                                                std::chrono::milliseconds interval) {
   EngineConfig c;
-  c.step_timeout = 300ms;
-  c.watchdog_interval = 20ms;
-  auto engine = Engine::create(**exec, c, std::nullopt);
-  ASSERT_TRUE(engine.ok());
-  fault::ScopedFaults faults("step.stall:nth=1:stall=30s");
-  (*engine)->start();
+  c.step_timeout = timeout;
+  c.watchdog_interval = interval;
+  auto engine = Engine::create(exec, c, std::nullopt);
+  if (engine.ok()) (*engine)->start();
+  return engine;
+}
+
+EngineRequest small_request() {
   EngineRequest r;
   r.prompt_ids = {1, 2, 3};
   r.max_new_tokens = 4;
+  return r;
+}
+
+TEST(WatchdogRealTimeTest, StalledRequestFailsWithinASecondAndTheNextIsServed) {
+  auto exec = FakeExecutor::create({});
+  ASSERT_TRUE(exec.ok());
+  fault::ScopedFaults faults("step.stall:nth=1:stall=30s");
+  auto engine = start_real_time(**exec, 300ms, 20ms);
+  ASSERT_TRUE(engine.ok());
+  const EngineRequest r = small_request();
   const auto t0 = std::chrono::steady_clock::now();
   auto stalled = (*engine)->submit(r);
   ASSERT_TRUE(stalled.ok());
@@ -312,17 +324,10 @@ TEST(WatchdogRealTimeTest, StalledRequestsGetTheStallErrorEvenWhenTheStepReturns
   auto fake = FakeExecutor::create({});
   ASSERT_TRUE(fake.ok());
   SlowAbortExecutor exec(**fake);
-  EngineConfig c;
-  c.step_timeout = 200ms;
-  c.watchdog_interval = 10ms;
-  auto engine = Engine::create(exec, c, std::nullopt);
-  ASSERT_TRUE(engine.ok());
   fault::ScopedFaults faults("step.stall:nth=1:stall=30s");
-  (*engine)->start();
-  EngineRequest r;
-  r.prompt_ids = {1, 2, 3};
-  r.max_new_tokens = 4;
-  auto stalled = (*engine)->submit(r);
+  auto engine = start_real_time(exec, 200ms, 10ms);
+  ASSERT_TRUE(engine.ok());
+  auto stalled = (*engine)->submit(small_request());
   ASSERT_TRUE(stalled.ok());
   auto out = (*stalled)->collect(Deadline::after(5s));
   ASSERT_TRUE(out.ok()) << out.status().to_string();

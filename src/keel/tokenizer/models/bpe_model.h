@@ -20,7 +20,7 @@ constexpr uint32_t kNoId = UINT32_MAX;
 // Set on an encode-map value when tokenizing the key yields exactly that id.
 constexpr uint32_t kShortcutBit = 1u << 31;
 
-class BpeModel final : public Model {
+class BpeModel final : public VocabModel {
  public:
   Status init(BpeConfig config, const std::string& path,
               const std::vector<size_t>& merge_json_index);
@@ -107,14 +107,6 @@ class BpeModel final : public Model {
                                      ranges);
   }
 
-  std::optional<uint32_t> token_to_id(std::string_view token) const override {
-    return vocab_.find(token);
-  }
-  std::optional<std::string_view> id_to_token(uint32_t id) const override {
-    return vocab_.token(id);
-  }
-  size_t vocab_size() const override { return vocab_.size(); }
-
  private:
   // Long pieces (no pre-tokenizer, e.g. Mistral/Llama-2 tokenizer.json) are
   // cut where no merge can ever cross: between two symbols whose
@@ -180,7 +172,6 @@ class BpeModel final : public Model {
   // HF form of the symbol `sym` (encode form) at the given position.
   std::string hf_form(std::string_view sym, bool first, bool last) const;
 
-  models_internal::VocabTable vocab_;  // tokenizer.json strings
   StringIdMap encode_map_;  // encode form (raw bytes in byte-level mode) → id | kShortcutBit
   PairMap merges_;
   uint32_t single_byte_ids_[256];    // encode-form one-byte symbols

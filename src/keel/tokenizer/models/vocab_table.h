@@ -15,6 +15,7 @@
 
 #include "keel/core/result.h"
 #include "keel/tokenizer/models/flat_tables.h"
+#include "keel/tokenizer/stages.h"
 
 namespace keel::tokenizer::models_internal {
 
@@ -63,6 +64,22 @@ class VocabTable {
   StringIdMap map_;
   std::vector<uint32_t> offsets_, lengths_;
   std::string arena_;
+};
+
+// A Model whose tokens are a VocabTable: the id <-> token lookups every such
+// model answers the same way.
+class VocabModel : public Model {
+ public:
+  std::optional<uint32_t> token_to_id(std::string_view token) const override {
+    return vocab_.find(token);
+  }
+  std::optional<std::string_view> id_to_token(uint32_t id) const override {
+    return vocab_.token(id);
+  }
+  size_t vocab_size() const override { return vocab_.size(); }
+
+ protected:
+  VocabTable vocab_;
 };
 
 }  // namespace keel::tokenizer::models_internal

@@ -5,7 +5,7 @@
 namespace keel::tokenizer {
 namespace {
 
-class WordLevelModel final : public Model {
+class WordLevelModel final : public models_internal::VocabModel {
  public:
   Status init(WordLevelConfig config) {
     unk_token_ = std::move(config.unk_token);
@@ -31,20 +31,11 @@ class WordLevelModel final : public Model {
     ranges.push_back(TokenRange{0, static_cast<uint32_t>(piece.size())});
     return OkStatus();
   }
-  std::optional<uint32_t> token_to_id(std::string_view token) const override {
-    return vocab_.find(token);
-  }
-  std::optional<std::string_view> id_to_token(uint32_t id) const override {
-    return vocab_.token(id);
-  }
-  size_t vocab_size() const override { return vocab_.size(); }
-
  private:
-  models_internal::VocabTable vocab_;
   std::string unk_token_;
 };
 
-class WordPieceModel final : public Model {
+class WordPieceModel final : public models_internal::VocabModel {
  public:
   Status init(WordPieceConfig config) {
     unk_token_ = std::move(config.unk_token);
@@ -107,14 +98,6 @@ class WordPieceModel final : public Model {
     }
     return OkStatus();
   }
-  std::optional<uint32_t> token_to_id(std::string_view token) const override {
-    return vocab_.find(token);
-  }
-  std::optional<std::string_view> id_to_token(uint32_t id) const override {
-    return vocab_.token(id);
-  }
-  size_t vocab_size() const override { return vocab_.size(); }
-
  private:
   Status push_unk(std::string_view piece, std::vector<uint32_t>& ids) const {
     const auto unk = vocab_.find(unk_token_);
@@ -127,7 +110,6 @@ class WordPieceModel final : public Model {
     return OkStatus();
   }
 
-  models_internal::VocabTable vocab_;
   std::string unk_token_, prefix_;
   size_t max_chars_ = 100;
 };
