@@ -1,10 +1,13 @@
 // Fuzzes the safetensors header parser and tensor lookup on in-memory bytes.
 // Any input must give either a valid file whose every tensor view lies
 // inside the input, or a Status; never a crash or an out-of-bounds read.
+// A valid view's shape must also agree with its size: num_elements() times
+// the dtype's size is its byte count (no overflow on the way).
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+#include "keel/model/dtype.h"
 #include "keel/model/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -21,6 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       total += p[0] + p[t->bytes - 1];
     }
     if (t->bytes > file->data_bytes()) std::abort();
+    const int64_t n = t->num_elements();  // UBSan: no signed overflow
+    if (n < 0 || static_cast<uint64_t>(n) * keel::model::dtype_size_bytes(t->dtype) != t->bytes) {
+      std::abort();
+    }
   }
   (void)total;
   return 0;

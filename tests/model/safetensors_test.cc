@@ -161,6 +161,24 @@ TEST(SafetensorsTest, HolesAndEmptyTensorsAreAllowed) {
   EXPECT_EQ(file->tensor("b")->dtype, DType::kBool);
 }
 
+// Found with fuzz/safetensors_fuzz (corpus crash-shape-int64-overflow-zero-dim):
+// a zero dimension makes any other dimensions valid (their product fits
+// uint64, as the reference parser checks), and num_elements() multiplied them
+// in int64 first: signed overflow.
+TEST(SafetensorsTest, ZeroDimensionWithHugeOthersHasNoElements) {
+  const std::string header =
+      R"({"a":{"dtype":"F32","shape":[9223372036854775807,2,0],"data_offsets":[0,0]},)"
+      R"("b":{"dtype":"U8","shape":[3037000500,0,3037000500],"data_offsets":[0,0]}})";
+  auto file = SafetensorsFile::parse(raw_file(header, 0));
+  ASSERT_TRUE(file.ok()) << file.status().to_string();
+  for (const char* name : {"a", "b"}) {
+    auto t = file->tensor(name);
+    ASSERT_TRUE(t.ok());
+    EXPECT_EQ(t->bytes, 0u);
+    EXPECT_EQ(t->num_elements(), 0) << name;
+  }
+}
+
 class SafetensorsFolderTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -70,6 +70,25 @@ TEST(DecoderTest, StripFuseReplace) {
             "_a");
 }
 
+// As NormalizerTest.ReplaceGrowthIsBounded: chained Replace decoders with an
+// empty pattern multiply the text; bounded to 64x + 4 KiB.
+TEST(DecoderTest, ReplaceGrowthIsBounded) {
+  const std::string replace =
+      R"({"type":"Replace","pattern":{"String":""},"content":")" + std::string(200, 'x') + R"("})";
+  auto d = make_decoder(json::parse(R"({"type":"Sequence","decoders":[{"type":"Sequence",
+                                        "decoders":[)" + replace + "," + replace + "]}," +
+                                    replace + "," + replace + "]}"),
+                        "$.decoder");
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  std::vector<std::string> tokens = {"hello", " world"};
+  Status s = (*d)->decode_chain(tokens);
+  EXPECT_EQ(s.code(), StatusCode::kResourceExhausted) << s.to_string();
+  EXPECT_NE(s.message().find("Replace of String ''"), std::string_view::npos) << s.message();
+  // Within the bound the content goes between characters as before.
+  EXPECT_EQ(decode(R"({"type":"Replace","pattern":{"String":""},"content":"-"})", {"ab", "c"}),
+            "-a-b--c-");
+}
+
 TEST(DecoderTest, WordPieceBpeCtc) {
   EXPECT_EQ(decode(R"({"type":"WordPiece","prefix":"##","cleanup":true})",
                    {"##un", "##aff", "able", ".", "do", "n't"}),

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "keel/tokenizer/alignment.h"
 #include "keel/tokenizer/factories.h"
 
 namespace keel::tokenizer {
@@ -82,6 +83,52 @@ TEST(NormalizerTest, Replace) {
             "bbcbb");
   EXPECT_EQ(normalize(R"({"type":"Replace","pattern":{"String":""},"content":"-"})", "ab"), "-a-b-");
   EXPECT_EQ(normalize(R"({"type":"Replace","pattern":{"Regex":"x*"},"content":"-"})", ""), "");
+}
+
+// Found by fuzz/tokenizer_json_fuzz (corpus slow-replace-empty-pattern-chain,
+// oom-replace-empty-pattern-x4.json): an empty pattern inserts the content
+// between every two characters, so chained Replaces multiply the text's
+// length; four 200-byte contents took an 11-byte text towards 18 GB.
+// Growth is bounded to 64x + 4 KiB (growth_limit.h): ResourceExhausted.
+TEST(NormalizerTest, ReplaceGrowthIsBounded) {
+  const std::string x200(200, 'x');
+  const std::string replace =
+      R"({"type":"Replace","pattern":{"String":""},"content":")" + x200 + R"("})";
+  const std::string chain = R"({"type":"Sequence","normalizers":[)" + replace + "," + replace +
+                            "," + replace + "," + replace + "]}";
+  auto n = make_normalizer(json::parse(chain), "$.normalizer");
+  ASSERT_TRUE(n.ok()) << n.status().to_string();
+  std::string out;
+  Status s = (*n)->normalize("hello world", out);
+  EXPECT_EQ(s.code(), StatusCode::kResourceExhausted) << s.to_string();
+  EXPECT_NE(s.message().find("Replace of String ''"), std::string_view::npos) << s.message();
+  EXPECT_NE(s.message().find("grows a 2411-byte text to 484811 bytes"), std::string_view::npos)
+      << s.message();
+  AlignedString aligned;
+  aligned.assign("hello world", 0);
+  s = (*n)->normalize_aligned(aligned);
+  EXPECT_EQ(s.code(), StatusCode::kResourceExhausted) << s.to_string();
+
+  // Each step within its own bound, the chain past it: the Sequence stops it,
+  // also when the Sequences are nested (they are flattened when loaded).
+  const std::string x7 = R"({"type":"Replace","pattern":{"String":""},"content":"xxxxxxx"})";
+  for (const std::string& config :
+       {R"({"type":"Sequence","normalizers":[)" + x7 + "," + x7 + "," + x7 + "]}",
+        R"({"type":"Sequence","normalizers":[)" + x7 + R"(,{"type":"Sequence","normalizers":[)" +
+            x7 + R"(,{"type":"Sequence","normalizers":[)" + x7 + "]}]}]}"}) {
+    auto seq = make_normalizer(json::parse(config), "$.normalizer");
+    ASSERT_TRUE(seq.ok()) << seq.status().to_string();
+    s = (*seq)->normalize(std::string(1000, 'a'), out);
+    EXPECT_EQ(s.code(), StatusCode::kResourceExhausted) << s.to_string();
+    EXPECT_NE(s.message().find("normalizer Sequence grows a 1000-byte text to 512511 bytes"),
+              std::string_view::npos)
+        << s.message();
+    EXPECT_EQ(normalize(config, "ab").size(), 2 + 3 * 7 + 24 * 7 + 192 * 7) << config;
+  }
+  // Real growth is far below: Llama 2's " " -> "▁" on a text of spaces.
+  EXPECT_EQ(normalize(R"({"type":"Replace","pattern":{"String":" "},"content":"▁"})",
+                      std::string(100000, ' ')).size(),
+            300000u);
 }
 
 TEST(NormalizerTest, BertNormalizer) {

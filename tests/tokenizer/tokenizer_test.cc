@@ -72,6 +72,59 @@ TEST(TokenizerLoadTest, MalformedJsonNamesThePosition) {
   EXPECT_NE(r.status().message().find("not valid JSON"), std::string_view::npos);
 }
 
+// Found by fuzz/tokenizer_json_fuzz: nlohmann throws out_of_range (not
+// parse_error) for a number beyond double, which escaped as an exception.
+TEST(TokenizerLoadTest, NumberOverflowIsInvalidJsonNotAnException) {
+  for (const char* text : {"1e348", R"({"model": {"type": "Unigram", "vocab": [["a", 1e400]]}})"}) {
+    auto r = Tokenizer::from_json(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("not valid JSON"), std::string_view::npos)
+        << r.status().message();
+    EXPECT_NE(r.status().message().find("number overflow"), std::string_view::npos)
+        << r.status().message();
+  }
+}
+
+// Found reviewing the loader after the fuzz campaign (libFuzzer's 4 KiB
+// inputs cannot nest deep enough): a pattern object with an extra key is
+// dump()ed into the error message, recursively, and 3 million levels of '['
+// overflowed the stack (SIGSEGV). Nesting is now bounded before parsing.
+TEST(TokenizerLoadTest, DeepNestingIsAnErrorNotAStackOverflow) {
+  const size_t n = 3'000'000;
+  const std::string deep =
+      R"({"model": {"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "a"},
+          "normalizer": {"type": "Replace", "content": "x", "pattern": {"x": 1, "String": )" +
+      std::string(n, '[') + std::string(n, ']') + "}}}";
+  auto r = Tokenizer::from_json(deep);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("more than 256 levels deep"), std::string_view::npos)
+      << r.status().message();
+  // Brackets inside strings do not count, and 256 levels still load.
+  const std::string wide = R"({"model": {"type": "WordLevel", "vocab": {")" +
+                           std::string(1000, '[') + R"(": 0}, "unk_token": ")" +
+                           std::string(1000, '[') + R"("}, "x": )" + std::string(254, '[') +
+                           std::string(254, ']') + "}";
+  auto ok = Tokenizer::from_json(wide);
+  EXPECT_TRUE(ok.ok()) << ok.status().to_string();
+}
+
+// Found by fuzz/tokenizer_json_fuzz: with a ByteLevel pre-tokenizer the
+// loader read the model's "type" with json::value(), which throws type_error
+// when it is not a string; now make_model reports it.
+TEST(TokenizerLoadTest, NonStringModelTypeIsAnError) {
+  for (const char* type : {"true", "[]", "1", "{}"}) {
+    auto r = Tokenizer::from_json(
+        std::string(R"({"pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": )") + type +
+        "}}");
+    ASSERT_FALSE(r.ok()) << type;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().to_string();
+    EXPECT_NE(r.status().message().find("$.model.type"), std::string_view::npos)
+        << r.status().message();
+  }
+}
+
 TEST(TokenizerLoadTest, MissingModel) {
   auto r = Tokenizer::from_json(R"({"normalizer": null})");
   ASSERT_FALSE(r.ok());

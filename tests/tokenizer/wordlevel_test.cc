@@ -32,6 +32,27 @@ TEST(WordLevelTest, LooksUpWholePieceOrUnk) {
   EXPECT_EQ((*m)->vocab_size(), 3u);
 }
 
+// Found by fuzz/tokenizer_json_fuzz (corpus timeout-sparse-vocab-id): the
+// id -> token table was indexed by id, so one id of 2^31 - 1 allocated 16 GiB
+// (222222222: 1.7 GB and seconds). Sparse ids now use a sorted table.
+TEST(WordLevelTest, SparseIdsDoNotAllocatePerId) {
+  for (const char* type : {"WordLevel", "BPE"}) {
+    auto m = parse_model(std::string(R"({"type":")") + type +
+                         R"(","vocab":{"a":0,"b":2147483647,"c":222222222,"<unk>":7,"d":7},
+                             "merges":[],"unk_token":"<unk>"})");
+    ASSERT_TRUE(m.ok()) << m.status().to_string();
+    EXPECT_EQ((*m)->id_to_token(2147483647), std::optional<std::string_view>("b")) << type;
+    EXPECT_EQ((*m)->id_to_token(222222222), std::optional<std::string_view>("c"));
+    EXPECT_EQ((*m)->id_to_token(0), std::optional<std::string_view>("a"));
+    // Two tokens with one id: the first added ("<unk>" sorts before "d").
+    EXPECT_EQ((*m)->id_to_token(7), std::optional<std::string_view>("<unk>"));
+    EXPECT_EQ((*m)->id_to_token(1), std::nullopt);
+    EXPECT_EQ((*m)->id_to_token(2147483646), std::nullopt);
+    EXPECT_EQ((*m)->token_to_id("b"), std::optional<uint32_t>(2147483647));
+    EXPECT_EQ((*m)->vocab_size(), 5u);
+  }
+}
+
 TEST(WordLevelTest, MissingUnkIsAnError) {
   auto m = parse_model(R"({"type":"WordLevel","vocab":{"hello":0}})");
   ASSERT_TRUE(m.ok());

@@ -108,9 +108,15 @@ struct SafetensorsFile::Storage {
 };
 
 int64_t TensorView::num_elements() const {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
+  // A zero dimension empties the tensor whatever the others are, and the
+  // others may then multiply past INT64_MAX ([INT64_MAX, 2, 0] is a valid
+  // 0-byte tensor, as in the reference parser): never multiply them. With no
+  // zero, parse() checked that the product times the dtype size is the
+  // view's byte count, so it fits.
+  if (std::find(shape.begin(), shape.end(), int64_t{0}) != shape.end()) return 0;
+  uint64_t n = 1;
+  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+  return static_cast<int64_t>(n);
 }
 
 Result<SafetensorsFile> SafetensorsFile::open(const std::string& path) {

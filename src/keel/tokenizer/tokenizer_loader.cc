@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "keel/tokenizer/factories.h"
@@ -28,11 +29,49 @@ Result<std::string> read_file(const fs::path& path) {
   return ss.str();
 }
 
+// Real tokenizer.json files nest about 6 levels. Deeper documents are
+// refused before parsing: nlohmann parses and destroys iteratively, but
+// dump() (in error messages) and copies recurse once per level, so a few MB
+// of '[' would overflow the stack.
+constexpr size_t kMaxJsonDepth = 256;
+
+// The byte offset where `text` first nests deeper than kMaxJsonDepth, if it
+// does (brackets inside strings do not count; malformed JSON is left to the
+// parser).
+std::optional<size_t> too_deep_at(std::string_view text) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
 Result<Json> parse_json(std::string_view text, const char* what) {
+  if (const auto at = too_deep_at(text)) {
+    return InvalidArgumentError("{} nests arrays/objects more than {} levels deep (byte {})",
+                                what, kMaxJsonDepth, *at);
+  }
   try {
     return Json::parse(text);
   } catch (const Json::parse_error& e) {
     return InvalidArgumentError("{} is not valid JSON (byte {}): {}", what, e.byte, e.what());
+  } catch (const Json::exception& e) {
+    // Not a parse_error: e.g. out_of_range.406, a number beyond double ("1e400").
+    return InvalidArgumentError("{} is not valid JSON: {}", what, e.what());
   }
 }
 
@@ -114,8 +153,12 @@ Result<Tokenizer> Tokenizer::from_json(std::string_view tokenizer_json, std::str
   TokenizerParts parts;
   const Json& pre = member_or_null(root, "pre_tokenizer");
   StageOptions options;
-  options.byte_level_raw = contains_byte_level(pre) && model_json.is_object() &&
-                           model_json.value("type", std::string()) == "BPE";
+  // Only a string "type" counts: json::value() would throw type_error on
+  // {"type": true} (found by fuzz/tokenizer_json_fuzz); make_model reports it.
+  const auto model_type = model_json.is_object() ? model_json.find("type") : model_json.end();
+  options.byte_level_raw = contains_byte_level(pre) && model_type != model_json.end() &&
+                           model_type->is_string() &&
+                           model_type->get_ref<const std::string&>() == "BPE";
   // A missing "type" on the model means BPE in old files; the factory handles it.
   KEEL_ASSIGN_OR_RETURN(parts.normalizer, make_normalizer(member_or_null(root, "normalizer"), "$.normalizer"));
   KEEL_ASSIGN_OR_RETURN(parts.pre_tokenizer, make_pre_tokenizer(pre, "$.pre_tokenizer", options));

@@ -8,21 +8,36 @@
 #include "keel/core/utf8.h"
 #include "keel/tokenizer/decoders/decoders.h"
 #include "keel/tokenizer/factories.h"
+#include "keel/tokenizer/growth_limit.h"
 #include "keel/tokenizer/json_util.h"
 
 namespace keel::tokenizer {
 namespace {
 
-// Runs its decoders in order, each on the previous one's tokens.
+size_t total_bytes(const std::vector<std::string>& tokens) {
+  size_t n = 0;
+  for (const std::string& t : tokens) n += t.size();
+  return n;
+}
+
+// Runs its decoders in order, each on the previous one's tokens. Their total
+// size may grow to max_grown_size() of the input's (growth_limit.h).
 class SequenceDecoder final : public Decoder {
  public:
   explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> decoders)
       : decoders_(std::move(decoders)) {}
 
   Status decode_chain(std::vector<std::string>& tokens) const override {
-    for (const auto& d : decoders_) KEEL_RETURN_IF_ERROR(d->decode_chain(tokens));
+    const size_t in_bytes = total_bytes(tokens);
+    for (const auto& d : decoders_) {
+      KEEL_RETURN_IF_ERROR(d->decode_chain(tokens));
+      KEEL_RETURN_IF_ERROR(check_growth("decoder Sequence", in_bytes, total_bytes(tokens)));
+    }
     return OkStatus();
   }
+
+  // Moves the decoders out (flattening a nested Sequence into its parent).
+  std::vector<std::unique_ptr<Decoder>> release() && { return std::move(decoders_); }
 
  private:
   std::vector<std::unique_ptr<Decoder>> decoders_;
@@ -53,6 +68,12 @@ DecoderResult make_sequence_decoder(const nlohmann::json& j, const std::string& 
       return InvalidArgumentError("{}: expected a decoder object, got null", item_path);
     }
     KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> d, make_decoder((*list)[i], item_path));
+    // A nested Sequence is spliced in (same result), so the growth bound
+    // applies to the whole chain rather than compounding per level.
+    if (auto* nested = dynamic_cast<SequenceDecoder*>(d.get())) {
+      for (auto& inner : std::move(*nested).release()) decoders.push_back(std::move(inner));
+      continue;
+    }
     decoders.push_back(std::move(d));
   }
   return std::unique_ptr<Decoder>(std::make_unique<SequenceDecoder>(std::move(decoders)));

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "keel/tokenizer/factories.h"
+#include "keel/tokenizer/growth_limit.h"
 #include "keel/tokenizer/json_util.h"
 #include "keel/tokenizer/normalizers/normalizers.h"
 #include "keel/tokenizer/sentencepiece/precompiled.h"
@@ -13,14 +14,19 @@
 namespace keel::tokenizer {
 namespace {
 
-// Applies its normalizers in order, each to the previous one's output.
+// Applies its normalizers in order, each to the previous one's output. The
+// text may grow to max_grown_size() of the Sequence's input (growth_limit.h).
 class SequenceNormalizer final : public Normalizer {
  public:
   explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> normalizers)
       : normalizers_(std::move(normalizers)) {}
 
   Status normalize_aligned(AlignedString& s) const override {
-    for (const auto& n : normalizers_) KEEL_RETURN_IF_ERROR(n->normalize_aligned(s));
+    const size_t in_bytes = s.text.size();
+    for (const auto& n : normalizers_) {
+      KEEL_RETURN_IF_ERROR(n->normalize_aligned(s));
+      KEEL_RETURN_IF_ERROR(check_growth("normalizer Sequence", in_bytes, s.text.size()));
+    }
     return OkStatus();
   }
 
@@ -34,10 +40,14 @@ class SequenceNormalizer final : public Normalizer {
     for (const auto& n : normalizers_) {
       KEEL_RETURN_IF_ERROR(n->normalize(current, scratch));
       current.swap(scratch);
+      KEEL_RETURN_IF_ERROR(check_growth("normalizer Sequence", in.size(), current.size()));
     }
     out = std::move(current);
     return OkStatus();
   }
+
+  // Moves the normalizers out (flattening a nested Sequence into its parent).
+  std::vector<std::unique_ptr<Normalizer>> release() && { return std::move(normalizers_); }
 
  private:
   std::vector<std::unique_ptr<Normalizer>> normalizers_;
@@ -60,6 +70,12 @@ Result<std::unique_ptr<Normalizer>> make_sequence_normalizer(const nlohmann::jso
       return InvalidArgumentError("{}: expected a normalizer object, got null", item_path);
     }
     KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Normalizer> n, make_normalizer((*list)[i], item_path));
+    // A nested Sequence is spliced in (same result), so the growth bound
+    // applies to the whole chain rather than compounding per level.
+    if (auto* nested = dynamic_cast<SequenceNormalizer*>(n.get())) {
+      for (auto& inner : std::move(*nested).release()) normalizers.push_back(std::move(inner));
+      continue;
+    }
     normalizers.push_back(std::move(n));
   }
   return std::unique_ptr<Normalizer>(std::make_unique<SequenceNormalizer>(std::move(normalizers)));

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "keel/tokenizer/growth_limit.h"
 #include "keel/tokenizer/json_util.h"
 #include "keel/tokenizer/normalizers/normalizers.h"
 #include "keel/tokenizer/normalizers/replace_pattern.h"
@@ -29,6 +30,9 @@ class ReplaceNormalizer final : public Normalizer {
     std::vector<RegexMatch> matches;
     KEEL_RETURN_IF_ERROR(pattern_.find_matches(s.text, matches));
     if (matches.empty()) return OkStatus();
+    KEEL_RETURN_IF_ERROR(check_growth(
+        pattern_.describe(), s.text.size(),
+        ReplacePattern::replaced_size(s.text.size(), matches, content_.size())));
     std::string out;
     std::vector<Alignment> out_align;
     out.reserve(s.text.size());

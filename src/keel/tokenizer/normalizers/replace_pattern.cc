@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "keel/tokenizer/growth_limit.h"
 #include "keel/tokenizer/json_util.h"
 
 namespace keel::tokenizer {
@@ -26,6 +27,7 @@ Result<ReplacePattern> ReplacePattern::parse(const nlohmann::json& j, const std:
     Result<Regex> r = Regex::compile(pattern);
     if (!r.ok()) return r.status().with_context(json::child_path(path, "Regex"));
     p.regex_ = std::move(r).value();
+    p.is_regex_ = true;
     return p;
   }
   return InvalidArgumentError("{}: unknown pattern kind '{}' (expected \"String\" or \"Regex\")",
@@ -44,8 +46,22 @@ Status ReplacePattern::find_matches(std::string_view text, std::vector<RegexMatc
   return OkStatus();
 }
 
+std::string ReplacePattern::describe() const {
+  return is_regex_ ? fmt::format("Replace of Regex '{}'", regex_->pattern())
+                   : fmt::format("Replace of String '{}'", literal_);
+}
+
+size_t ReplacePattern::replaced_size(size_t text_bytes, std::span<const RegexMatch> matches,
+                                     size_t content_bytes) {
+  size_t out = text_bytes;
+  for (const RegexMatch& m : matches) out = out - (m.end - m.begin) + content_bytes;
+  return out;
+}
+
 Status ReplacePattern::replace_all(std::string_view text, std::string_view content,
                                    std::string& out) const {
+  const size_t limit = max_grown_size(text.size());
+  const size_t base = out.size();
   if (!regex_) {
     size_t pos = 0;
     for (;;) {
@@ -54,11 +70,22 @@ Status ReplacePattern::replace_all(std::string_view text, std::string_view conte
       out.append(text.substr(pos, hit - pos));
       out.append(content);
       pos = hit + literal_.size();
+      if (out.size() - base > limit) {  // checked as it goes: no extra pass on the hot path
+        size_t total = out.size() - base;  // count the rest for the error message
+        for (size_t h; (h = text.find(literal_, pos)) != std::string_view::npos;) {
+          total += h - pos + content.size();
+          pos = h + literal_.size();
+        }
+        out.resize(base);
+        return check_growth(describe(), text.size(), total + (text.size() - pos));
+      }
     }
     out.append(text.substr(pos));
     return OkStatus();
   }
   KEEL_ASSIGN_OR_RETURN(const std::vector<RegexMatch> matches, regex_->find_all(text));
+  KEEL_RETURN_IF_ERROR(
+      check_growth(describe(), text.size(), replaced_size(text.size(), matches, content.size())));
   size_t pos = 0;
   for (const RegexMatch& m : matches) {
     out.append(text.substr(pos, m.begin - pos));

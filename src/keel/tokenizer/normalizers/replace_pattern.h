@@ -7,6 +7,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,9 +23,16 @@ class ReplacePattern {
   static Result<ReplacePattern> parse(const nlohmann::json& j, const std::string& path);
 
   // Appends `text` with every match replaced by `content` to `out`.
+  // ResourceExhausted if that would grow `text` past max_grown_size() (see
+  // growth_limit.h).
   Status replace_all(std::string_view text, std::string_view content, std::string& out) const;
   // The matches replace_all() replaces, in order (into `out`, cleared first).
   Status find_matches(std::string_view text, std::vector<RegexMatch>& out) const;
+  // "Replace of String '...'" / "Replace of Regex '...'", for errors.
+  std::string describe() const;
+  // The size of a `text_bytes` text once `matches` become `content_bytes` each.
+  static size_t replaced_size(size_t text_bytes, std::span<const RegexMatch> matches,
+                              size_t content_bytes);
 
  private:
   ReplacePattern() = default;
@@ -32,6 +40,7 @@ class ReplacePattern {
   // (Regex, empty String) goes through the regex engine.
   std::string literal_;
   std::optional<Regex> regex_;
+  bool is_regex_ = false;  // {"Regex": ...} (an empty String also uses regex_)
 };
 
 }  // namespace keel::tokenizer
