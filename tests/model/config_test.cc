@@ -116,6 +116,12 @@ TEST(ModelConfigTest, ClearErrors) {
   EXPECT_EQ(parse(neg).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(parse_model_config("{not json", "x").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(parse_model_config("[1]", "x").status().code(), StatusCode::kInvalidArgument);
+  const std::string deep = R"({"rope_scaling":)" + std::string(100'000, '[') + std::string(100'000, ']') + "}";
+  auto too_deep = parse_model_config(deep, "config.json");
+  EXPECT_EQ(too_deep.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(too_deep.status().message().find("config.json nests arrays/objects more than 256"),
+            std::string_view::npos)
+      << too_deep.status().message();
   EXPECT_EQ(load_model_config("/nonexistent/dir").status().code(), StatusCode::kNotFound);
 }
 

@@ -122,6 +122,8 @@ TEST(SafetensorsTest, BadFilesAreDataLossNamingFileAndTensor) {
                {"a.st: header is not JSON"});
   expect_error(SafetensorsFile::parse(raw_file("[1,2]", 0), "a.st"), StatusCode::kDataLoss,
                {"header is JSON but not an object"});
+  expect_error(SafetensorsFile::parse(raw_file(std::string(300, '[') + std::string(300, ']'), 0), "a.st"),
+               StatusCode::kDataLoss, {"a.st: header nests arrays/objects more than 256 levels deep (byte 256)"});
   expect_error(SafetensorsFile::parse(raw_file(R"({"w":{"dtype":"F33","shape":[2],"data_offsets":[0,8]}})", 8), "a.st"),
                StatusCode::kDataLoss, {"a.st: tensor \"w\": unknown dtype \"F33\""});
   expect_error(SafetensorsFile::parse(raw_file(R"({"w":{)" + f32 + R"(,"data_offsets":[0,12]}})", 12), "a.st"),

@@ -254,6 +254,11 @@ TEST_F(HttpServerTest, MalformedRequests) {
   };
   std::vector<Case> cases = {
       {"POST", "/v1/completions", "{bad json", 400, "invalid_json", ""},
+      // Nesting past kMaxJsonDepth (copies and dump() would recurse per level).
+      {"POST", "/v1/completions",
+       R"({"model":"m","prompt":"x","stop":)" + std::string(30'000, '[') +
+           std::string(30'000, ']') + "}",
+       400, "invalid_json", ""},
       {"POST", "/v1/completions", base({{"temperature", "hot"}}).dump(), 400, "invalid_argument",
        "temperature"},
       {"POST", "/v1/completions", base({{"bogus", 1}}).dump(), 400, "invalid_argument", "bogus"},

@@ -68,6 +68,12 @@ TEST_F(ChatTemplateTest, ErrorsAreTyped) {
   EXPECT_EQ(load_chat_template(dir_).status().code(), StatusCode::kInvalidArgument);
   write("tokenizer_config.json", "{not json");
   EXPECT_EQ(load_chat_template(dir_).status().code(), StatusCode::kInvalidArgument);
+  // A million levels (with the outer object, the 257th opens at byte 260).
+  write("tokenizer_config.json", "{\"a\":" + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}");
+  auto deep = load_chat_template(dir_);
+  EXPECT_EQ(deep.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(deep.status().message().find("more than 256 levels deep (byte 260)"), std::string::npos)
+      << deep.status().message();
 }
 
 TEST(ChatTemplateReal, Qwen3FromTheNpmPackage) {

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -42,6 +44,20 @@ inline fs::path work_dir() {
       fs::path(env_or("KEEL_BUILD_DIR", fs::temp_directory_path().string())) / "testdata" / "spm";
   fs::create_directories(dir);
   return dir;
+}
+
+// Test processes run in parallel (ctest -j) and share work_dir(): each file
+// is written under a name of its own, then renamed into place (atomic), so
+// no process ever reads another's half-written cache file.
+inline fs::path private_temp(const fs::path& final_path) {
+  return fs::path(final_path.string() + ".tmp." + std::to_string(::getpid()));
+}
+
+inline bool publish(const fs::path& temp, const fs::path& final_path) {
+  std::error_code ec;
+  fs::rename(temp, final_path, ec);
+  if (ec) fs::remove(temp, ec);
+  return fs::exists(final_path);
 }
 
 inline std::string source_dir() {
@@ -131,7 +147,11 @@ inline fs::path texts_file() {
     std::string content;
     for (const auto& t : texts()) content += nlohmann::json(t).dump() + "\n";
     // Rewritten only when the texts change, so cached references stay valid.
-    if (!fs::exists(p) || read_file(p) != content) std::ofstream(p, std::ios::binary) << content;
+    if (!fs::exists(p) || read_file(p) != content) {
+      const fs::path temp = private_temp(p);
+      std::ofstream(temp, std::ios::binary) << content;
+      publish(temp, p);
+    }
     return true;
   }();
   (void)written;
@@ -158,10 +178,11 @@ inline fs::path prepare_model(const ModelCase& c, std::string& why) {
           "dist/index.cjs)";
     return {};
   }
+  const fs::path temp = private_temp(out);
   const std::string cmd = "node -e \"const m=require('" + index +
-                          "'); require('fs').writeFileSync('" + out.string() + "', Buffer.from(m." +
+                          "'); require('fs').writeFileSync('" + temp.string() + "', Buffer.from(m." +
                           c.npm_symbol + ",'base64'))\"";
-  if (run(cmd) != 0 || !fs::exists(out)) {
+  if (run(cmd) != 0 || !publish(temp, out)) {
     why = "could not extract " + c.npm_symbol + " with node";
     return {};
   }
@@ -174,10 +195,11 @@ inline std::vector<std::vector<uint32_t>> reference_ids(const fs::path& model, s
   std::error_code ec;
   const bool cached = fs::exists(out) && fs::last_write_time(out, ec) > fs::last_write_time(texts_path, ec) &&
                       fs::last_write_time(out, ec) > fs::last_write_time(model, ec);
+  const fs::path temp = private_temp(out);
   const std::string cmd = "/usr/bin/python3 " + source_dir() + "/tools/spm_reference.py '" +
-                          model.string() + "' '" + texts_path.string() + "' '" + out.string() +
+                          model.string() + "' '" + texts_path.string() + "' '" + temp.string() +
                           "'";
-  const int rc = cached ? 0 : run(cmd);
+  const int rc = cached ? 0 : (run(cmd) == 0 && publish(temp, out) ? 0 : 1);
   if (rc != 0) {
     why = "tools/spm_reference.py failed (python3-sentencepiece installed?), status " +
           std::to_string(rc);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "keel/cli/commands.h"
+#include "keel/core/json_depth.h"
 #include "keel/template/chat_template.h"
 
 namespace keel::cli {
@@ -47,6 +48,12 @@ int run(const RenderTemplateOptions& o) {
   auto text = read_all(o.messages_file);
   if (!text.ok()) return fail(std::string(text.status().message()));
   ordered_json input, kwargs;
+  if (const Status deep = check_json_depth(*text, o.messages_file); !deep.ok()) {
+    return fail(std::string(deep.message()));
+  }
+  if (const Status deep = check_json_depth(o.kwargs, "--kwargs"); !deep.ok()) {
+    return fail(std::string(deep.message()));
+  }
   try {
     input = ordered_json::parse(*text);
   } catch (const nlohmann::json::exception& e) {

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "keel/core/json_depth.h"
+
 namespace keel::model {
 namespace {
 
@@ -99,6 +101,7 @@ class Reader {
 };
 
 Result<Json> parse_object(std::string_view text, std::string_view source) {
+  KEEL_RETURN_IF_ERROR(check_json_depth(text, source));
   Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return InvalidArgumentError("{}: not valid JSON", source);
   if (!j.is_object()) return InvalidArgumentError("{}: expected a JSON object", source);

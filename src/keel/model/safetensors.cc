@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "keel/core/json_depth.h"
+
 namespace keel::model {
 
 namespace {
@@ -180,6 +182,9 @@ Result<SafetensorsFile> SafetensorsFile::from_storage(std::shared_ptr<const Stor
     return DataLossError("{}: header length {} is above the 100 MiB limit", path, header_len);
   }
   std::string_view header(reinterpret_cast<const char*>(bytes + 8), header_len);
+  if (const Status deep = check_json_depth(header, "header"); !deep.ok()) {
+    return DataLossError("{}: {}; the file is corrupt or not safetensors", path, deep.message());
+  }
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(header);

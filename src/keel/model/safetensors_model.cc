@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "keel/core/json_depth.h"
 #include "keel/model/safetensors.h"
 
 namespace keel::model {
@@ -22,9 +23,13 @@ Result<std::map<std::string, std::string>> read_weight_map(const fs::path& index
   if (!in) return UnavailableError("cannot read {}", index_path.string());
   std::ostringstream ss;
   ss << in.rdbuf();
+  const std::string text = ss.str();
+  if (const Status deep = check_json_depth(text, index_path.string()); !deep.ok()) {
+    return DataLossError("{}", deep.message());
+  }
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(ss.str());
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     return DataLossError("{} is not JSON ({})", index_path.string(), e.what());
   }

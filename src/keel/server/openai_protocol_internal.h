@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "keel/core/json_depth.h"
 #include "keel/core/utf8.h"
 #include "keel/server/api_error.h"
 #include "keel/server/openai_protocol.h"
@@ -84,6 +85,9 @@ Error check_cross_fields(const json& body, GenerationOptions& o);
 // The body as a JSON object, or the error that says why it is not one.
 template <typename J>
 Error parse_body(std::string_view body, J& out) {
+  if (const Status deep = check_json_depth(body, "request body"); !deep.ok()) {
+    return http_error(400, "invalid_request_error", "invalid_json", std::string(deep.message()));
+  }
   out = J::parse(body, nullptr, /*allow_exceptions=*/false);
   if (out.is_discarded()) {
     // Say where: parse again with exceptions for the position.

@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "keel/core/json_depth.h"
+
 namespace keel::jinja {
 namespace {
 
@@ -62,6 +64,7 @@ Result<ChatTemplate> load_chat_template(const std::filesystem::path& model_dir, 
   bool have_config = std::filesystem::exists(config_path, ec);
   if (have_config) {
     KEEL_ASSIGN_OR_RETURN(std::string text, read_file(config_path));
+    KEEL_RETURN_IF_ERROR(check_json_depth(text, config_path.string()));
     try {
       config = nlohmann::ordered_json::parse(text);
     } catch (const nlohmann::json::exception& e) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <sstream>
 
+#include "keel/core/json_depth.h"
 #include "keel/tokenizer/factories.h"
 #include "keel/tokenizer/json_util.h"
 #include "keel/tokenizer/sentencepiece/sentencepiece_model.h"
@@ -29,42 +30,8 @@ Result<std::string> read_file(const fs::path& path) {
   return ss.str();
 }
 
-// Real tokenizer.json files nest about 6 levels. Deeper documents are
-// refused before parsing: nlohmann parses and destroys iteratively, but
-// dump() (in error messages) and copies recurse once per level, so a few MB
-// of '[' would overflow the stack.
-constexpr size_t kMaxJsonDepth = 256;
-
-// The byte offset where `text` first nests deeper than kMaxJsonDepth, if it
-// does (brackets inside strings do not count; malformed JSON is left to the
-// parser).
-std::optional<size_t> too_deep_at(std::string_view text) {
-  size_t depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) return i;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return std::nullopt;
-}
-
 Result<Json> parse_json(std::string_view text, const char* what) {
-  if (const auto at = too_deep_at(text)) {
-    return InvalidArgumentError("{} nests arrays/objects more than {} levels deep (byte {})",
-                                what, kMaxJsonDepth, *at);
-  }
+  KEEL_RETURN_IF_ERROR(check_json_depth(text, what));
   try {
     return Json::parse(text);
   } catch (const Json::parse_error& e) {
