@@ -11,6 +11,10 @@
 #   PROMPT_WORDS (48) MAX_TOKENS (64) per request
 #   REQUEST_TIMEOUT (60)              seconds before a request counts as a hang
 #   RETRY_BACKOFF_MS (50)             sleep after a 503 before the next request
+#   RETRY_AFTER (honor)               honor: after a 503 wait its Retry-After (as the
+#                                     OpenAI clients do); ignore: RETRY_BACKOFF_MS
+#   KEEP_ALIVE (1)                    1: each client reuses one connection (as the
+#                                     OpenAI clients do); 0: a new one per request
 #   MAX_NUM_SEQS (16) MAX_QUEUED_REQUESTS (16)  server capacity = their sum
 #   MEMORY_LIMIT (2GiB) THREADS (unset: keel's default)
 #   MODEL_DIR (.deps/models/qwen2-small, made as scripts/run.sh makes it)
@@ -30,6 +34,8 @@ prompt_words=${PROMPT_WORDS:-48}
 max_tokens=${MAX_TOKENS:-64}
 request_timeout=${REQUEST_TIMEOUT:-60}
 retry_backoff_ms=${RETRY_BACKOFF_MS:-50}
+keep_alive=${KEEP_ALIVE:-1}
+retry_after=${RETRY_AFTER:-honor}
 max_num_seqs=${MAX_NUM_SEQS:-16}
 max_queued=${MAX_QUEUED_REQUESTS:-16}
 memory_limit=${MEMORY_LIMIT:-2GiB}
@@ -126,7 +132,8 @@ bench_rc=0
 timeout --kill-after=10 "$bench_limit" "$bench_bin" --url "$url" --concurrency "$levels" \
   --duration "$duration" --warmup "$warmup" --prompt-words "$prompt_words" \
   --max-tokens "$max_tokens" --request-timeout "$request_timeout" \
-  --retry-backoff-ms "$retry_backoff_ms" >"$out_dir/load.jsonl" || bench_rc=$?
+  --retry-backoff-ms "$retry_backoff_ms" --keep-alive "$keep_alive" --retry-after "$retry_after" \
+  >"$out_dir/load.jsonl" || bench_rc=$?
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 curl -sS --max-time 10 "$url/metrics" >"$out_dir/metrics.txt" 2>&1 || echo "(GET /metrics failed)" >>"$out_dir/metrics.txt"
 stop_server
@@ -138,7 +145,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 export LB_MODEL="$(basename "$model")" LB_STARTED="$started" LB_MAX_NUM_SEQS="$max_num_seqs" \
   LB_MAX_QUEUED="$max_queued" LB_MEMORY_LIMIT="$memory_limit" LB_CAPACITY="$capacity" \
   LB_PROMPT_WORDS="$prompt_words" LB_MAX_TOKENS="$max_tokens" LB_WARMUP="$warmup" \
-  LB_DURATION="$duration" LB_BACKOFF="$retry_backoff_ms" LB_TIMEOUT="$request_timeout" \
+  LB_DURATION="$duration" LB_BACKOFF="$retry_backoff_ms" LB_KEEP_ALIVE="$keep_alive" LB_RETRY_AFTER="$retry_after" LB_TIMEOUT="$request_timeout" \
   LB_NPROC="$(nproc)" LB_CPU="$cpu" LB_LOAD_BEFORE="$load_before" LB_LOAD_AFTER="$load_after" \
   LB_BENCH_RC="$bench_rc" LB_STOP_NOTE="$server_stop_note"
 python3 - "$out_dir/load.jsonl" "$out_dir/metrics.txt" <<'PYEOF' >"$result.tmp"
@@ -160,7 +167,8 @@ print(f"Run {E['LB_STARTED']}: `keel serve --max-num-seqs {E['LB_MAX_NUM_SEQS']}
       f"{E['LB_MAX_QUEUED']} queued), model `{E['LB_MODEL']}`; each request: prompt "
       f"~{E['LB_PROMPT_WORDS']} words, max_tokens {E['LB_MAX_TOKENS']}, ignore_eos, temperature "
       f"0.8, streamed; closed loop, {E['LB_WARMUP']} s warm-up + {E['LB_DURATION']} s window per "
-      f"level, 503 back-off {E['LB_BACKOFF']} ms, request timeout {E['LB_TIMEOUT']} s. Machine: "
+      f"level, 503 back-off: {'its Retry-After (as the OpenAI clients), else ' if E['LB_RETRY_AFTER'] == 'honor' else ''}{E['LB_BACKOFF']} ms, "
+      f"{'keep-alive connections' if E['LB_KEEP_ALIVE'] == '1' else 'a new connection per request'}, request timeout {E['LB_TIMEOUT']} s. Machine: "
       f"{E['LB_NPROC']} CPUs ({E['LB_CPU']}), load average {E['LB_LOAD_BEFORE']} before / "
       f"{E['LB_LOAD_AFTER']} after.")
 print()

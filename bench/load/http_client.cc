@@ -26,26 +26,6 @@ bool parse_int(std::string_view s, int64_t& out) {
   return ec == std::errc() && p == end;
 }
 
-class Socket {
- public:
-  Socket() = default;
-  ~Socket() { close(); }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int fd() const { return fd_; }
-  void reset(int fd) {
-    close();
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
-
 // Milliseconds to the deadline for poll(): 0 when past it.
 int poll_timeout_ms(Clock::time_point deadline) {
   const auto left = deadline - Clock::now();
@@ -71,7 +51,7 @@ Io wait_for(int fd, short events, Clock::time_point deadline, std::string& err) 
   }
 }
 
-Io connect_to(const Endpoint& ep, Clock::time_point deadline, Socket& s, std::string& err) {
+Io connect_to(const Endpoint& ep, Clock::time_point deadline, Connection& s, std::string& err) {
   const int fd = ::socket(ep.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     err = std::string("socket: ") + std::strerror(errno);
@@ -188,56 +168,92 @@ bool resolve(const std::string& url, Endpoint& ep, std::string& err) {
   return true;
 }
 
+void Connection::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
 ExchangeResult http_exchange(
     const Endpoint& ep, std::string_view request, Clock::time_point deadline,
-    const std::function<void(int, std::string_view, Clock::time_point)>& on_body) {
-  ExchangeResult r;
-  Socket s;
-  r.io = connect_to(ep, deadline, s, r.error);
-  if (r.io != Io::kOk) return r;
-  r.io = send_all(s.fd(), request, deadline, r.error);
-  if (r.io != Io::kOk) return r;
-  ResponseParser parser;
+    const std::function<void(int, std::string_view, Clock::time_point)>& on_body,
+    Connection* conn) {
+  Connection local;
+  Connection& c = conn != nullptr ? *conn : local;
   std::vector<char> buf(64 * 1024);
-  Clock::time_point t{};
-  const ResponseParser::BodySink sink = [&](std::string_view bytes) {
-    on_body(parser.status(), bytes, t);
-  };
-  while (!parser.done()) {
-    size_t n = 0;
-    const Io io = recv_some(s.fd(), buf.data(), buf.size(), n, deadline, r.error);
-    t = Clock::now();
-    if (io == Io::kClosed) {
-      parser.on_eof();
-      if (parser.done()) break;
-      r.io = Io::kError;
-      r.status = parser.status();
-      r.error = parser.head_done() ? "connection closed before the end of the response"
-                                   : "connection closed before a response";
+  for (int attempt = 0;; ++attempt) {
+    ExchangeResult r;
+    const bool reused = c.is_open();
+    // A kept-alive connection the server closed meanwhile fails before any
+    // response byte: reopen once and resend (nothing was processed).
+    const bool may_retry = reused && attempt == 0;
+    if (!reused) {
+      r.io = connect_to(ep, deadline, c, r.error);
+      if (r.io != Io::kOk) {
+        c.close();
+        return r;
+      }
+    }
+    r.io = send_all(c.fd(), request, deadline, r.error);
+    if (r.io != Io::kOk) {
+      c.close();
+      if (may_retry && r.io == Io::kError) continue;
       return r;
     }
-    if (io != Io::kOk) {
-      r.io = io;
-      r.status = parser.status();
-      return r;
+    ResponseParser parser;
+    Clock::time_point t{};
+    const ResponseParser::BodySink sink = [&](std::string_view bytes) {
+      on_body(parser.status(), bytes, t);
+    };
+    bool any_byte = false;
+    bool retry = false;
+    while (!parser.done()) {
+      size_t n = 0;
+      const Io io = recv_some(c.fd(), buf.data(), buf.size(), n, deadline, r.error);
+      t = Clock::now();
+      if (io == Io::kClosed || (io == Io::kError && !any_byte && may_retry)) {
+        parser.on_eof();
+        if (parser.done()) break;
+        c.close();
+        if (!any_byte && may_retry) {
+          retry = true;
+          break;
+        }
+        r.io = Io::kError;
+        r.status = parser.status();
+        r.error = parser.head_done() ? "connection closed before the end of the response"
+                                     : "connection closed before a response";
+        return r;
+      }
+      if (io != Io::kOk) {
+        c.close();
+        r.io = io;
+        r.status = parser.status();
+        return r;
+      }
+      any_byte = true;
+      if (!parser.feed(std::string_view(buf.data(), n), sink)) {
+        c.close();
+        r.io = Io::kError;
+        r.status = parser.status();
+        r.error = "malformed response: " + parser.error();
+        return r;
+      }
     }
-    if (!parser.feed(std::string_view(buf.data(), n), sink)) {
-      r.io = Io::kError;
-      r.status = parser.status();
-      r.error = "malformed response: " + parser.error();
-      return r;
-    }
+    if (retry) continue;
+    if (conn == nullptr || parser.connection_close()) c.close();
+    r.status = parser.status();
+    r.retry_after_s = parser.retry_after_s();
+    r.error.clear();
+    return r;
   }
-  r.status = parser.status();
-  return r;
 }
 
 std::string make_request(const Endpoint& ep, std::string_view method, std::string_view path,
-                         std::string_view body) {
+                         std::string_view body, bool keep_alive) {
   std::string req;
   req.reserve(256 + body.size());
   req.append(method).append(" ").append(path).append(" HTTP/1.1\r\nHost: ");
-  req.append(ep.host_header).append("\r\nConnection: close\r\n");
+  req.append(ep.host_header).append(keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n");
   if (method == "POST") {
     req.append("Content-Type: application/json\r\nAccept: text/event-stream\r\nContent-Length: ");
     req.append(std::to_string(body.size())).append("\r\n");

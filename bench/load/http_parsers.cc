@@ -128,7 +128,9 @@ void ResponseParser::parse_head(std::string_view head) {
     return;
   }
   status_ = code;
+  close_ = status_line.rfind("HTTP/1.0", 0) == 0;
   bool chunked = false;
+  bool ms_seen = false;
   std::optional<uint64_t> length;
   while (line_end != std::string_view::npos) {
     const size_t start = line_end + 2;
@@ -152,6 +154,21 @@ void ResponseParser::parse_head(std::string_view head) {
         return;
       }
       length = n;
+    } else if (name == "retry-after" || name == "retry-after-ms") {
+      uint64_t n = 0;
+      auto [q, e2] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (e2 == std::errc() && q == value.data() + value.size()) {
+        if (name == "retry-after-ms") {
+          retry_after_s_ = static_cast<double>(n) / 1000.0;
+          ms_seen = true;
+        } else if (!ms_seen) {
+          retry_after_s_ = static_cast<double>(n);
+        }
+      }
+    } else if (name == "connection") {
+      const std::string v = lower(value);
+      if (v.find("close") != std::string::npos) close_ = true;
+      if (v.find("keep-alive") != std::string::npos) close_ = false;
     }
   }
   if (chunked) {
@@ -161,6 +178,7 @@ void ResponseParser::parse_head(std::string_view head) {
     state_ = left_ == 0 ? State::kDone : State::kLength;
   } else {
     state_ = State::kUntilClose;
+    close_ = true;
   }
 }
 

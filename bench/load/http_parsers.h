@@ -32,6 +32,12 @@ class ResponseParser {
   }
 
   bool done() const { return state_ == State::kDone; }
+  // The server ends the connection after this response ("Connection: close",
+  // HTTP/1.0, or a body delimited by the close).
+  bool connection_close() const { return close_; }
+  // Retry-After in seconds (delta-seconds form; "retry-after-ms" wins, as in
+  // the OpenAI clients), or < 0 when absent or not a number.
+  double retry_after_s() const { return retry_after_s_; }
   bool head_done() const { return state_ != State::kHead; }
   int status() const { return status_; }
   const std::string& error() const { return error_; }
@@ -51,6 +57,8 @@ class ResponseParser {
   std::string buf_;
   uint64_t left_ = 0;
   int status_ = 0;
+  bool close_ = false;
+  double retry_after_s_ = -1;
   bool ok_ = true;
   std::string error_;
 };

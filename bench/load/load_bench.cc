@@ -10,13 +10,17 @@
 // streamed completion ("stream": true, "stream_options": {"include_usage":
 // true}, "ignore_eos": true, a fresh prompt of --prompt-words words, its own
 // seed), read it to the end, and send the next. A 503 (refused) is followed by
-// --retry-backoff-ms of sleep (not the Retry-After header: the point is to
-// keep the pressure on); so is any other failure.
+// a sleep of its Retry-After when that is in (0, 60] s and --retry-after is
+// honor (the default: what the official OpenAI clients do), else of
+// --retry-backoff-ms (--retry-after ignore keeps the pressure on: a stress
+// mode); any other failure is followed by --retry-backoff-ms.
 //
 // Every socket wait is a poll() with the request's deadline (send time +
 // --request-timeout): a request not finished by then is a HANG, and its
-// socket is closed. Each request uses its own connection ("Connection:
-// close"). Nothing waits without a bound, so a level takes at most
+// socket is closed. With --keep-alive 1 (the default, as the official
+// OpenAI clients do) each client keeps one connection open across its
+// requests, reopening it when the server closes it; with --keep-alive 0 each
+// request uses its own connection ("Connection: close"). Nothing waits without a bound, so a level takes at most
 // warmup + duration + request-timeout + backoff.
 //
 // Window rule. A level runs for --warmup then --duration seconds (the
@@ -37,12 +41,14 @@
 // one that ends after the window is waited for and excluded. Errors and hangs
 // are counted over the whole level (warm-up and drain included) so that no
 // failure is ever discarded.
-//   ttft_ms  send (just before connect) -> first event with non-empty text
+//   connections_opened  TCP connections the level's clients opened
+//   ttft_ms  send (just before connect, when one is opened) -> first event with non-empty text
 //   tpot_ms  (last text event - first text event) / (completion_tokens - 1),
 //            per request with >= 2 tokens
 //   itl_ms   every gap between consecutive text events (all requests pooled)
 //   e2e_ms   send -> last byte of an OK request
 //   refused_ms  send -> last byte of a 503 answer
+//   retry_after_s  the Retry-After of the 503 answers (median, max)
 // Percentiles are nearest-rank over the requests in the window.
 //
 // Output: one JSON line per level on stdout; a human table on stderr.
@@ -167,7 +173,7 @@ struct LevelContext {
   Clock::time_point window_end{};
 };
 
-Record run_completion(const LevelContext& ctx, const std::string& request) {
+Record run_completion(const LevelContext& ctx, const std::string& request, Connection* conn) {
   const Options& o = *ctx.options;
   Record rec;
   StreamState stream;
@@ -185,7 +191,8 @@ Record run_completion(const LevelContext& ctx, const std::string& request) {
         } else if (error_body.size() < 2048) {
           error_body.append(bytes.substr(0, 2048 - error_body.size()));
         }
-      });
+      },
+      conn);
   const Clock::time_point end = Clock::now();
   rec.start_s = seconds_between(ctx.t0, sent);
   rec.end_s = seconds_between(ctx.t0, end);
@@ -207,6 +214,7 @@ Record run_completion(const LevelContext& ctx, const std::string& request) {
   }
   if (ex.status == 503) {
     rec.outcome = Outcome::kRefused;
+    rec.retry_after_s = ex.retry_after_s;
     return rec;
   }
   if (ex.status != 200) {
@@ -239,12 +247,14 @@ Record run_completion(const LevelContext& ctx, const std::string& request) {
   return rec;
 }
 
-void client_loop(const LevelContext& ctx, int client, std::vector<Record>& out) {
+void client_loop(const LevelContext& ctx, int client, std::vector<Record>& out,
+                 int64_t& connections) {
   const Options& o = *ctx.options;
   // Deterministic per (--seed, level, client); every request differs.
   std::seed_seq seq{o.seed, static_cast<uint64_t>(ctx.concurrency), static_cast<uint64_t>(client)};
   std::mt19937_64 rng(seq);
   const std::string path = "/v1/completions";
+  Connection conn;  // kept open across requests with --keep-alive 1
   while (Clock::now() < ctx.window_end) {
     json body = {
         {"model", ctx.model},
@@ -256,16 +266,24 @@ void client_loop(const LevelContext& ctx, int client, std::vector<Record>& out) 
         {"temperature", o.temperature},
         {"seed", static_cast<int64_t>(rng() % 1'000'000'000ULL)},
     };
-    const std::string request = make_request(*ctx.endpoint, "POST", path, body.dump());
-    Record rec = run_completion(ctx, request);
+    const std::string request = make_request(*ctx.endpoint, "POST", path, body.dump(), o.keep_alive);
+    Record rec = run_completion(ctx, request, o.keep_alive ? &conn : nullptr);
+    if (!o.keep_alive) ++connections;
     const bool back_off = rec.outcome != Outcome::kOk;
+    // The OpenAI clients wait a Retry-After in (0, 60] s; else they back off.
+    const bool use_retry_after = o.honor_retry_after && rec.outcome == Outcome::kRefused &&
+                                 rec.retry_after_s > 0 && rec.retry_after_s <= 60;
+    const auto wait = use_retry_after
+                          ? std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(rec.retry_after_s))
+                          : std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::milliseconds(o.retry_backoff_ms));
     out.push_back(std::move(rec));
-    if (back_off && o.retry_backoff_ms > 0) {
-      const Clock::time_point until =
-          std::min(Clock::now() + std::chrono::milliseconds(o.retry_backoff_ms), ctx.window_end);
-      std::this_thread::sleep_until(until);
+    if (back_off && wait > Clock::duration::zero()) {
+      std::this_thread::sleep_until(std::min(Clock::now() + wait, ctx.window_end));
     }
   }
+  if (o.keep_alive) connections += conn.opened();
 }
 
 // GET /v1/models → the first model's id.
@@ -313,9 +331,11 @@ int run(int argc, char** argv) {
   }
   std::fprintf(stderr,
                "keel_load_bench: %s model \"%s\", prompt ~%d words, max_tokens %d, warm-up %.1f s + "
-               "window %.1f s per level, request timeout %.1f s, 503 back-off %d ms\n",
+               "window %.1f s per level, request timeout %.1f s, 503 back-off: %s%d ms, %s\n",
                o.url.c_str(), model.c_str(), o.prompt_words, o.max_tokens, o.warmup_s,
-               o.duration_s, o.request_timeout_s, o.retry_backoff_ms);
+               o.duration_s, o.request_timeout_s,
+               o.honor_retry_after ? "Retry-After, else " : "", o.retry_backoff_ms,
+               o.keep_alive ? "keep-alive connections" : "a new connection per request");
   print_table_header();
   int64_t total_hangs = 0;
   for (const int n : o.concurrency) {
@@ -331,12 +351,15 @@ int run(int argc, char** argv) {
     ctx.window_start = ctx.t0 + to_dur(o.warmup_s);
     ctx.window_end = ctx.window_start + to_dur(o.duration_s);
     std::vector<std::vector<Record>> per_client(static_cast<size_t>(n));
+    std::vector<int64_t> connections(static_cast<size_t>(n), 0);
     std::vector<std::thread> threads;
     threads.reserve(static_cast<size_t>(n));
     // Each client stops starting requests at window_end and every request is
     // bounded by --request-timeout, so these joins are bounded too.
     for (int c = 0; c < n; ++c) {
-      threads.emplace_back(client_loop, std::cref(ctx), c, std::ref(per_client[static_cast<size_t>(c)]));
+      threads.emplace_back(client_loop, std::cref(ctx), c,
+                           std::ref(per_client[static_cast<size_t>(c)]),
+                           std::ref(connections[static_cast<size_t>(c)]));
     }
     for (std::thread& t : threads) t.join();
     const double level_s = seconds_between(ctx.t0, Clock::now());
@@ -346,6 +369,9 @@ int run(int argc, char** argv) {
     }
     json j = summarize(o, n, all);
     j["level_wall_s"] = std::round(level_s * 100.0) / 100.0;
+    int64_t opened = 0;
+    for (const int64_t c : connections) opened += c;
+    j["connections_opened"] = opened;
     total_hangs += j["hangs"].get<int64_t>();
     std::printf("%s\n", j.dump().c_str());
     std::fflush(stdout);

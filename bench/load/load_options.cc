@@ -14,7 +14,8 @@ const char* const kUsage =
     "usage: keel_load_bench [--url http://127.0.0.1:8000] [--model NAME]\n"
     "                       [--concurrency 1,4,16,64] [--duration 20] [--warmup 3]\n"
     "                       [--prompt-words 48] [--max-tokens 64] [--request-timeout 60]\n"
-    "                       [--retry-backoff-ms 50] [--temperature 0.8] [--seed 1]\n"
+    "                       [--retry-backoff-ms 50] [--retry-after honor|ignore]\n"
+    "                       [--keep-alive 1] [--temperature 0.8] [--seed 1]\n"
     "Closed-loop streaming load on POST /v1/completions; one JSON line per level on\n"
     "stdout, a table on stderr. See bench/README.md (\"Serving load\").\n";
 
@@ -91,6 +92,14 @@ std::optional<Options> parse_options(int argc, char** argv) {
         return fail("bad --retry-backoff-ms " + value);
       }
       o.retry_backoff_ms = static_cast<int>(n);
+    } else if (flag == "--retry-after") {
+      if (value != "honor" && value != "ignore") {
+        return fail("--retry-after takes honor or ignore, got " + value);
+      }
+      o.honor_retry_after = value == "honor";
+    } else if (flag == "--keep-alive") {
+      if (value != "0" && value != "1") return fail("--keep-alive takes 0 or 1, got " + value);
+      o.keep_alive = value == "1";
     } else if (flag == "--temperature") {
       if (!parse_double(value, d) || d < 0 || d > 2) return fail("bad --temperature " + value);
       o.temperature = d;

@@ -25,6 +25,10 @@ struct Options {
   int max_tokens = 64;
   double request_timeout_s = 60;
   int retry_backoff_ms = 50;
+  bool keep_alive = true;  // one connection per client, reused across requests
+  // After a 503 with Retry-After in (0, 60] s, wait that long (as the
+  // official OpenAI clients do); otherwise --retry-backoff-ms.
+  bool honor_retry_after = true;
   double temperature = 0.8;
   uint64_t seed = 1;
 };

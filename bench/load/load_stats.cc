@@ -49,7 +49,7 @@ json summarize(const Options& o, int concurrency, const std::vector<Record>& rec
   const double w1 = o.warmup_s + o.duration_s;
   int64_t ok = 0, refused = 0, errors = 0, hangs = 0, short_ok = 0, completed_tokens = 0;
   double streamed_tokens = 0;  // tokens whose text event arrived inside the window
-  std::vector<double> ttft, tpot, e2e, refused_ms, gaps;
+  std::vector<double> ttft, tpot, e2e, refused_ms, retry_after_s, gaps;
   std::map<std::string, int64_t> error_kinds;
   for (const Record& r : records) {
     if (r.outcome == Outcome::kHang) {
@@ -73,6 +73,7 @@ json summarize(const Options& o, int concurrency, const std::vector<Record>& rec
     if (r.outcome == Outcome::kRefused) {
       ++refused;
       refused_ms.push_back(r.latency_ms);
+      if (r.retry_after_s >= 0) retry_after_s.push_back(r.retry_after_s);
       continue;
     }
     ++ok;
@@ -112,6 +113,7 @@ json summarize(const Options& o, int concurrency, const std::vector<Record>& rec
       {"itl_ms", pct_json(gaps, {50, 99}, true)},
       {"e2e_ms", pct_json(e2e, {50, 99}, false)},
       {"refused_ms", pct_json(refused_ms, {50, 99}, true)},
+      {"retry_after_s", pct_json(retry_after_s, {50}, true)},
       {"error_samples", errs},
   };
 }

@@ -29,6 +29,7 @@ struct Record {
   double start_s = 0;  // since the level began
   double end_s = 0;
   double latency_ms = 0;  // e2e for OK, refusal latency for 503
+  double retry_after_s = -1;  // 503: its Retry-After header (< 0: none)
   double ttft_ms = -1;
   double tpot_ms = -1;
   int64_t completion_tokens = 0;

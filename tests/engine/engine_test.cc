@@ -201,6 +201,35 @@ TEST_F(EngineTest, AFullQueueRefusesAtOnce) {
   expect_pool_whole();
 }
 
+TEST_F(EngineTest, RetryAfterIsTheTimeTheAdmissionRateNeedsForTheQueue) {
+  EngineConfig c;
+  c.max_running = 1;
+  c.max_queued_requests = 3;
+  c.max_queue_wait = milliseconds(60'000);
+  start({}, c);
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (int i = 0; i < 3; ++i) streams.push_back(submit(greedy(prompt_of(4, i + 1), 1)));
+  EXPECT_EQ(engine_->retry_after_seconds(), 30) << "nothing admitted yet: max_queue_wait / 2";
+  // One admission every 2 s (each request runs one step), the queue kept full.
+  for (int i = 0; i < 10; ++i) {
+    engine_->step();
+    EXPECT_EQ(engine_->stats().num_waiting, 2);
+    clock_.advance(milliseconds(2000));
+    streams.push_back(submit(greedy(prompt_of(4, i + 10), 1)));
+  }
+  // 10 admissions over 18 s: 0.56/s; 2 waiting at the last step -> 3.6 s.
+  EXPECT_EQ(engine_->retry_after_seconds(), 4);
+  auto refused = engine_->submit(greedy(prompt_of(4, 99), 1));
+  EXPECT_NE(refused.status().message().find("retry after 4 s"), std::string_view::npos)
+      << refused.status().to_string();
+  run();
+  // Nothing admitted for more than 20 s: back to the cap.
+  clock_.advance(milliseconds(21'000));
+  engine_->step();
+  EXPECT_EQ(engine_->retry_after_seconds(), 30);
+  expect_pool_whole();
+}
+
 TEST_F(EngineTest, QueueWaitRefusesNewRequestsAndEndsTheWaitingOnes) {
   EngineConfig c;
   c.max_running = 1;

@@ -93,7 +93,9 @@ Engine::~Engine() {
 int64_t Engine::retry_after_seconds() const {
   if (config_.retry_after.count() > 0) return config_.retry_after.count();
   const auto half = std::chrono::duration_cast<std::chrono::seconds>(config_.max_queue_wait / 2);
-  return std::max<int64_t>(1, half.count());
+  const int64_t cap = std::max<int64_t>(1, half.count());
+  const int64_t estimate = retry_after_estimate_.load(std::memory_order_relaxed);
+  return estimate > 0 ? std::min(estimate, cap) : cap;
 }
 
 Result<std::unique_ptr<RequestState>> Engine::make_state(EngineRequest& req, SteadyTime now) {

@@ -67,7 +67,11 @@ struct EngineConfig {
   int64_t admission_headroom_tokens = 16;  // decode tokens admission reserves blocks for
   double pressure_watermark_fraction = 0.05;  // of the pool's blocks (scheduler rule 4)
   std::chrono::milliseconds idle_poll{50};    // run_loop's longest sleep (real time)
-  std::chrono::seconds retry_after{0};        // Unavailable hint; 0: max_queue_wait / 2, >= 1 s
+  // The Retry-After hint of Unavailable refusals. 0: estimated — the time
+  // the recent admission rate needs to admit everything now waiting, in
+  // [1 s, max(1 s, max_queue_wait / 2)] (the cap while nothing was admitted
+  // in the last 20 s). > 0: always this.
+  std::chrono::seconds retry_after{0};
   // The model's EOS ids (engine::eos_ids(runtime, tokenizer)), added to
   // every request's stop.eos_ids.
   std::vector<int32_t> eos_ids;
@@ -209,6 +213,9 @@ class Engine {
                      Status status);
   void remove_finished();
   void publish(bool memory_pressure);
+  // Seconds for the recent admission rate to admit everything waiting; 0
+  // when nothing was admitted recently. Prunes recent_admissions_.
+  int64_t estimate_retry_after(SteadyTime now);
   // Watchdog helpers (watchdog.cc).
   void publish_watch_batch();
   std::string stall_report(const StepProgress::Snapshot& p, const std::string& what) const;
@@ -233,6 +240,7 @@ class Engine {
   std::vector<model::SequenceStep> batch_;
   std::vector<RequestState*> batch_requests_;
   std::vector<float> logits_row_;  // (vocab_size), the sampler edits it
+  std::deque<SteadyTime> recent_admissions_;  // the last kAdmissionWindow's, oldest first
   int64_t num_ended_this_step_ = 0;
   EngineStats step_stats_;  // the step-side counters, published into stats_
 
@@ -246,6 +254,8 @@ class Engine {
   std::vector<uint64_t> cancels_;
   std::unordered_map<std::string, uint64_t> live_ids_;
   std::optional<SteadyTime> oldest_unstarted_arrival_;  // among waiting_, published by step()
+  // The estimated Retry-After in seconds (0: no estimate), published by step().
+  std::atomic<int64_t> retry_after_estimate_{0};
   EngineStats stats_;
 
   std::unordered_map<uint64_t, std::shared_ptr<GuardedSink>> live_sinks_;  // by seq

@@ -2,6 +2,7 @@
 // run the batch, sample, and end requests (always freeing their blocks).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "keel/core/check.h"
 #include "keel/core/logging.h"
@@ -207,6 +208,7 @@ void Engine::apply_plan(const SchedulerOutput& plan, SteadyTime now, StepReport&
     if (c.admitted) {
       running_.push_back(&r);
       ++report.num_admitted;
+      recent_admissions_.push_back(now);
       if (!r.started) {
         r.started = true;
         r.first_scheduled = now;
@@ -366,6 +368,21 @@ void Engine::remove_finished() {
   std::erase_if(requests_, [](const auto& kv) { return kv.second->phase == Phase::kFinished; });
 }
 
+int64_t Engine::estimate_retry_after(SteadyTime now) {
+  constexpr std::chrono::seconds kAdmissionWindow{20};
+  while (!recent_admissions_.empty() && now - recent_admissions_.front() > kAdmissionWindow) {
+    recent_admissions_.pop_front();
+  }
+  if (recent_admissions_.empty()) return 0;
+  // Admissions per second over the window (at least 1 s long, so that one
+  // step admitting a burst does not read as an unbounded rate).
+  const double span_s = std::max(
+      1.0, std::chrono::duration<double>(now - recent_admissions_.front()).count());
+  const double rate = static_cast<double>(recent_admissions_.size()) / span_s;
+  const double waiting = std::max<double>(1.0, static_cast<double>(waiting_.size()));
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(waiting / rate)));
+}
+
 void Engine::publish(bool memory_pressure) {
   std::optional<SteadyTime> oldest;
   for (const RequestState* r : waiting_) {
@@ -375,6 +392,8 @@ void Engine::publish(bool memory_pressure) {
   step_stats_.num_waiting = static_cast<int64_t>(waiting_.size());
   step_stats_.memory_pressure = memory_pressure;
   step_stats_.last_step_time = clock_.now();
+  retry_after_estimate_.store(estimate_retry_after(step_stats_.last_step_time),
+                              std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mu_);
   oldest_unstarted_arrival_ = oldest;
   EngineStats s = step_stats_;
