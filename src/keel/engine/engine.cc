@@ -9,6 +9,7 @@
 
 #include "keel/core/check.h"
 #include "keel/core/logging.h"
+#include "keel/core/thread_pool.h"
 #include "keel/engine/guarded_sink.h"
 #include "keel/engine/length_rules.h"
 #include "keel/engine/request_state.h"
@@ -74,7 +75,8 @@ Engine::Engine(Executor& executor, EngineConfig config,
   sched_config_.pressure_watermark_blocks = static_cast<int64_t>(
       std::ceil(config_.pressure_watermark_fraction * static_cast<double>(pool_.num_total())));
   sched_config_.max_queue_wait = config_.max_queue_wait;
-  logits_row_.resize(static_cast<size_t>(limits_.vocab_size));
+  sample_scratch_.resize(static_cast<size_t>(limits_.vocab_size) *
+                         static_cast<size_t>(ThreadPool::global().num_threads()));
   step_stats_.kv_blocks_total = pool_.num_total();
   stats_ = step_stats_;
   executor_.attach_progress(&progress_);

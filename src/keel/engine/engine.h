@@ -203,7 +203,12 @@ class Engine {
   void apply_plan(const SchedulerOutput& plan, SteadyTime now, StepReport& report);
   Status create_sampler(RequestState& r);
   void preempt(RequestState& r);
-  void sample_and_emit(RequestState& r, std::span<const float> row);
+  // Samples every logits row of the step (in parallel across requests),
+  // then emits the tokens in batch order. Also counts computed tokens.
+  void sample_batch(std::span<const float> logits);
+  // Accepts a sampled token (or ends the request with the sampling error),
+  // stream-decodes it, stop-checks it and delivers it.
+  void emit_token(RequestState& r, const Result<int32_t>& token);
   // Ends `r`: frees its blocks, delivers the final output, counts it.
   void end(RequestState& r, sampling::FinishInfo finish, KeelReason reason, Status status);
   // Ends `r` for a reason its stop checker did not see (length limit set
@@ -239,7 +244,13 @@ class Engine {
   std::deque<RequestState*> waiting_;   // queue order
   std::vector<model::SequenceStep> batch_;
   std::vector<RequestState*> batch_requests_;
-  std::vector<float> logits_row_;  // (vocab_size), the sampler edits it
+  struct Draw {
+    RequestState* request;
+    size_t row;  // in the step's logits
+    Result<int32_t> token;
+  };
+  std::vector<Draw> draws_;            // this step's, batch order
+  std::vector<float> sample_scratch_;  // (chunks, vocab_size), the samplers edit it
   std::deque<SteadyTime> recent_admissions_;  // the last kAdmissionWindow's, oldest first
   int64_t num_ended_this_step_ = 0;
   EngineStats step_stats_;  // the step-side counters, published into stats_

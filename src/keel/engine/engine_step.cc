@@ -6,6 +6,7 @@
 
 #include "keel/core/check.h"
 #include "keel/core/logging.h"
+#include "keel/core/thread_pool.h"
 #include "keel/engine/engine.h"
 #include "keel/engine/request_state.h"
 
@@ -84,16 +85,7 @@ StepReport Engine::step() {
                                   : InternalError("the model step failed: {}", status.to_string()));
       }
     } else {
-      size_t row = 0;
-      for (size_t i = 0; i < batch_.size(); ++i) {
-        RequestState& r = *batch_requests_[i];
-        const auto n = static_cast<int64_t>(batch_[i].tokens.size());
-        r.num_computed_tokens += n;
-        step_stats_.num_computed_tokens += n;
-        if (batch_[i].logits != model::LogitsWanted::kLast) continue;
-        sample_and_emit(r, logits->subspan(row * vocab, vocab));
-        ++row;
-      }
+      sample_batch(*logits);
     }
   }
   bool aborted = false;
@@ -271,10 +263,45 @@ void Engine::preempt(RequestState& r) {
       r.id, r.num_preemptions, freed, r.token_ids.size());
 }
 
-void Engine::sample_and_emit(RequestState& r, std::span<const float> row) {
-  std::copy(row.begin(), row.end(), logits_row_.begin());
-  KEEL_CHECK(r.sampler.has_value()) << "request " << r.id << " sampled before admission";
-  const Result<int32_t> token = r.sampler->sample(logits_row_, r.stop.suppressed_token_ids());
+void Engine::sample_batch(std::span<const float> logits) {
+  const auto vocab = static_cast<size_t>(limits_.vocab_size);
+  draws_.clear();
+  size_t row = 0;
+  for (size_t i = 0; i < batch_.size(); ++i) {
+    RequestState& r = *batch_requests_[i];
+    const auto n = static_cast<int64_t>(batch_[i].tokens.size());
+    r.num_computed_tokens += n;
+    step_stats_.num_computed_tokens += n;
+    if (batch_[i].logits != model::LogitsWanted::kLast) continue;
+    KEEL_CHECK(r.sampler.has_value()) << "request " << r.id << " sampled before admission";
+    draws_.push_back({&r, row++, InternalError("request {} was not sampled", r.id)});
+  }
+  // Each request's sampler is its own (RNG, penalty counts), so the draws
+  // run in parallel, chunk c on scratch row c; tokens are then emitted in
+  // batch order on this thread. Same seed, same tokens, on any thread count.
+  ThreadPool& pool = ThreadPool::global();
+  const size_t chunks = std::min(draws_.size(), static_cast<size_t>(pool.num_threads()));
+  if (chunks == 0) return;
+  if (sample_scratch_.size() < chunks * vocab) sample_scratch_.resize(chunks * vocab);
+  auto draw_chunk = [&](size_t c) {
+    const std::span<float> scratch(sample_scratch_.data() + c * vocab, vocab);
+    for (size_t j = c; j < draws_.size(); j += chunks) {
+      Draw& d = draws_[j];
+      const std::span<const float> src = logits.subspan(d.row * vocab, vocab);
+      std::copy(src.begin(), src.end(), scratch.begin());
+      d.token = d.request->sampler->sample(scratch, d.request->stop.suppressed_token_ids());
+    }
+  };
+  const Status ran = chunks == 1 ? (draw_chunk(0), OkStatus())
+                                 : pool.run_chunks(chunks, draw_chunk,
+                                                   Deadline::after(config_.step_timeout));
+  for (Draw& d : draws_) {
+    if (!ran.ok() && !d.token.ok()) d.token = ran;  // chunks never claimed: say why
+    emit_token(*d.request, d.token);
+  }
+}
+
+void Engine::emit_token(RequestState& r, const Result<int32_t>& token) {
   Status status = token.status();
   if (status.ok()) status = r.sampler->accept(*token);
   if (!status.ok()) {

@@ -53,6 +53,9 @@ Sampler::Sampler(const SamplingParams& params, int64_t vocab_size, uint64_t seed
       rng_(seed) {
   const auto n = static_cast<size_t>(vocab_size);
   if (has_top_k_ || has_top_p_) candidates_.resize(n);
+  if (!greedy_ && !has_top_k_ && !has_top_p_) {
+    checkpoints_.resize((n + kCheckpointBlock - 1) / kCheckpointBlock + 1);
+  }
   if (has_penalties_) {
     output_counts_.assign(n, 0);
     flags_.assign(n, 0);
@@ -61,7 +64,7 @@ Sampler::Sampler(const SamplingParams& params, int64_t vocab_size, uint64_t seed
 }
 
 size_t Sampler::scratch_bytes() const {
-  return candidates_.capacity() * sizeof(Candidate) +
+  return candidates_.capacity() * sizeof(Candidate) + checkpoints_.capacity() * sizeof(double) +
          output_counts_.capacity() * sizeof(int32_t) + flags_.capacity() +
          seen_ids_.capacity() * sizeof(int32_t);
 }
@@ -190,27 +193,48 @@ Result<int32_t> Sampler::sample_at(std::span<float> logits, std::span<const int3
   return sample_truncated(logits, u);
 }
 
-int32_t Sampler::sample_untruncated(std::span<const float> logits, double u) const {
+int32_t Sampler::sample_untruncated(std::span<const float> logits, double u) {
   // min_p == 0 keeps everything (weights are >= 0); -inf has weight 0.
+  // One exp() per token: the running sum is recorded at every block
+  // boundary, then only the block holding the target is walked again,
+  // resuming from its checkpoint, so every cumulative value is the one a
+  // single walk in id order gives (bit for bit).
   const float min_p = params_.min_p;
+  const size_t n = logits.size();
   double total = 0.0;
-  for (const float logit : logits) {
-    const float weight = std::exp(logit);
-    if (weight >= min_p) total += weight;
-  }
-  const double target = u * total;
-  double cumulative = 0.0;
-  int32_t last = -1;
-  for (size_t i = 0; i < logits.size(); ++i) {
-    const float weight = std::exp(logits[i]);
-    if (weight >= min_p && weight > 0.0f) {
-      cumulative += weight;
-      last = static_cast<int32_t>(i);
-      if (target < cumulative) return last;
+  size_t block = 0;
+  for (size_t begin = 0; begin < n; begin += kCheckpointBlock, ++block) {
+    checkpoints_[block] = total;
+    const size_t end = std::min(n, begin + kCheckpointBlock);
+    for (size_t i = begin; i < end; ++i) {
+      const float weight = std::exp(logits[i]);
+      if (weight >= min_p) total += weight;
     }
   }
+  checkpoints_[block] = total;
+  const double target = u * total;
+  int32_t last = -1;
+  for (size_t b = 0; b < block; ++b) {
+    if (!(target < checkpoints_[b + 1])) continue;
+    double cumulative = checkpoints_[b];
+    const size_t end = std::min(n, (b + 1) * kCheckpointBlock);
+    for (size_t i = b * kCheckpointBlock; i < end; ++i) {
+      const float weight = std::exp(logits[i]);
+      if (weight >= min_p && weight > 0.0f) {
+        cumulative += weight;
+        last = static_cast<int32_t>(i);
+        if (target < cumulative) return last;
+      }
+    }
+    break;  // not reached: the block's checkpoint is the same sum
+  }
+  // u * total rounded up to the full sum: the last token with a weight.
+  for (size_t i = n; i-- > 0;) {
+    const float weight = std::exp(logits[i]);
+    if (weight >= min_p && weight > 0.0f) return static_cast<int32_t>(i);
+  }
   KEEL_CHECK(last >= 0) << "the largest logit has weight 1";
-  return last;  // u * total rounded up to the full sum
+  return last;
 }
 
 int32_t Sampler::sample_truncated(std::span<const float> logits, double u) {

@@ -80,7 +80,8 @@ class Sampler {
   // The seed in use (params.seed, or the one drawn from std::random_device).
   uint64_t seed() const { return seed_; }
   // Bytes of scratch allocated by create(): at most about 21 * vocab_size
-  // (truncation candidates 12, penalty tables 9), 0 for plain greedy.
+  // (truncation candidates 12, penalty tables 9; untruncated draws 8 per
+  // 512 ids), 0 for plain greedy.
   size_t scratch_bytes() const;
 
  private:
@@ -98,7 +99,7 @@ class Sampler {
 
   // Returns the argmax; FailedPrecondition / Internal as documented above.
   Result<int32_t> argmax(std::span<const float> logits) const;
-  int32_t sample_untruncated(std::span<const float> logits, double u) const;
+  int32_t sample_untruncated(std::span<const float> logits, double u);
   int32_t sample_truncated(std::span<const float> logits, double u);
   // Puts the k best finite logits >= floor into candidates [0, n), n <= k,
   // in heap order; returns n.
@@ -123,6 +124,10 @@ class Sampler {
   Xoshiro256StarStar rng_;
 
   std::vector<Candidate> candidates_;  // (vocab_size) when top-k or top-p is on
+  // Untruncated draws: the running sum of weights before each block of
+  // kCheckpointBlock ids, and the total last ((vocab_size / block) + 2).
+  static constexpr size_t kCheckpointBlock = 512;
+  std::vector<double> checkpoints_;
   std::vector<int32_t> output_counts_; // (vocab_size) when any penalty is on
   std::vector<uint8_t> flags_;         // (vocab_size): kInPrompt | kListed
   std::vector<int32_t> seen_ids_;      // ids with a flag; capacity vocab_size
