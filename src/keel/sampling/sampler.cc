@@ -6,6 +6,9 @@
 #include <limits>
 #include <random>
 
+#include "keel/backend/sampling_kernels.h"
+#include "keel/core/check.h"
+
 namespace keel::sampling {
 namespace {
 
@@ -52,9 +55,12 @@ Sampler::Sampler(const SamplingParams& params, int64_t vocab_size, uint64_t seed
       seed_(seed),
       rng_(seed) {
   const auto n = static_cast<size_t>(vocab_size);
+  // The kernels' one-time ISA choice allocates: here, not in the first draw.
+  (void)backend::SamplingKernels::get();
   if (has_top_k_ || has_top_p_) candidates_.resize(n);
   if (!greedy_ && !has_top_k_ && !has_top_p_) {
-    checkpoints_.resize((n + kCheckpointBlock - 1) / kCheckpointBlock + 1);
+    block_sums_.resize((n + kBlock - 1) / kBlock);
+    weights_.resize(kBlock);
   }
   if (has_penalties_) {
     output_counts_.assign(n, 0);
@@ -64,7 +70,7 @@ Sampler::Sampler(const SamplingParams& params, int64_t vocab_size, uint64_t seed
 }
 
 size_t Sampler::scratch_bytes() const {
-  return candidates_.capacity() * sizeof(Candidate) + checkpoints_.capacity() * sizeof(double) +
+  return candidates_.capacity() * sizeof(Candidate) + block_sums_.capacity() * sizeof(double) + weights_.capacity() * sizeof(float) +
          output_counts_.capacity() * sizeof(int32_t) + flags_.capacity() +
          seen_ids_.capacity() * sizeof(int32_t);
 }
@@ -144,28 +150,20 @@ Status Sampler::process(std::span<float> logits, std::span<const int32_t> suppre
 }
 
 Result<int32_t> Sampler::argmax(std::span<const float> logits) const {
-  float best = kNegInf;
-  int32_t best_id = -1;
-  for (size_t i = 0; i < logits.size(); ++i) {
-    const float logit = logits[i];
-    if (!(logit < std::numeric_limits<float>::infinity())) {
-      return InternalError(
-          "the logit of token {} is {}: the model produced invalid values (NaN or +inf)", i,
-          logit);
-    }
-    if (logit > best) {  // strict: ties keep the lowest id
-      best = logit;
-      best_id = static_cast<int32_t>(i);
-    }
+  const backend::MaxScan m = backend::SamplingKernels::get().scan_max(logits);
+  if (m.first_invalid >= 0) {
+    return InternalError(
+        "the logit of token {} is {}: the model produced invalid values (NaN or +inf)",
+        m.first_invalid, logits[static_cast<size_t>(m.first_invalid)]);
   }
-  if (best_id < 0) {
+  if (m.argmax < 0) {
     return FailedPreconditionError(
         "nothing can be sampled: every token's logit is -inf after suppression and logit "
         "bias (vocabulary {}); allow at least one token (e.g. lower min_new_tokens or "
         "remove a -100 logit_bias)",
         logits.size());
   }
-  return best_id;
+  return static_cast<int32_t>(m.argmax);  // the first of ties: the lowest id
 }
 
 Result<int32_t> Sampler::sample(std::span<float> logits, std::span<const int32_t> suppress) {
@@ -186,55 +184,60 @@ Result<int32_t> Sampler::sample_at(std::span<float> logits, std::span<const int3
   // value is <= 0 afterwards and exp() stays in [0, 1].
   const float max_logit = logits[best];
   const float temperature = params_.temperature;
+  if (!has_top_k_ && !has_top_p_) return sample_untruncated(logits, max_logit, u);
   for (float& logit : logits) logit = (logit - max_logit) / temperature;
-
   if (has_top_k_ && params_.top_k == 1) return best;
-  if (!has_top_k_ && !has_top_p_) return sample_untruncated(logits, u);
   return sample_truncated(logits, u);
 }
 
-int32_t Sampler::sample_untruncated(std::span<const float> logits, double u) {
-  // min_p == 0 keeps everything (weights are >= 0); -inf has weight 0.
-  // One exp() per token: the running sum is recorded at every block
-  // boundary, then only the block holding the target is walked again,
-  // resuming from its checkpoint, so every cumulative value is the one a
-  // single walk in id order gives (bit for bit).
+int32_t Sampler::sample_untruncated(std::span<float> logits, float max_logit, double u) {
+  // Walks ids in order; a token's weight counts when >= min_p (min_p == 0
+  // keeps everything; -inf has weight 0). One vector pass shifts and scales
+  // the logits and sums the weights of every block of kBlock ids; then only
+  // the block that holds u * total is walked, token by token.
+  const backend::SamplingKernels& k = backend::SamplingKernels::get();
   const float min_p = params_.min_p;
   const size_t n = logits.size();
+  const size_t num_blocks = (n + kBlock - 1) / kBlock;
+  const std::span<double> sums(block_sums_.data(), num_blocks);
+  k.shift_exp_block_sums(logits, max_logit, params_.temperature, min_p, kBlock, sums);
   double total = 0.0;
-  size_t block = 0;
-  for (size_t begin = 0; begin < n; begin += kCheckpointBlock, ++block) {
-    checkpoints_[block] = total;
-    const size_t end = std::min(n, begin + kCheckpointBlock);
-    for (size_t i = begin; i < end; ++i) {
-      const float weight = std::exp(logits[i]);
-      if (weight >= min_p) total += weight;
-    }
-  }
-  checkpoints_[block] = total;
+  for (const double s : sums) total += s;
   const double target = u * total;
-  int32_t last = -1;
-  for (size_t b = 0; b < block; ++b) {
-    if (!(target < checkpoints_[b + 1])) continue;
-    double cumulative = checkpoints_[b];
-    const size_t end = std::min(n, (b + 1) * kCheckpointBlock);
-    for (size_t i = b * kCheckpointBlock; i < end; ++i) {
-      const float weight = std::exp(logits[i]);
-      if (weight >= min_p && weight > 0.0f) {
-        cumulative += weight;
-        last = static_cast<int32_t>(i);
+  // Fills weights_ with block b's weights; returns the block's length.
+  auto block_weights = [&](size_t b) {
+    const size_t begin = b * kBlock;
+    const size_t len = std::min(kBlock, n - begin);
+    k.exp_weights(logits.subspan(begin, len), min_p, std::span<float>(weights_.data(), len));
+    return len;
+  };
+  double cumulative = 0.0;
+  for (size_t b = 0; b < num_blocks; ++b) {
+    if (!(target < cumulative + sums[b])) {
+      cumulative += sums[b];
+      continue;
+    }
+    const size_t len = block_weights(b);
+    int32_t last = -1;
+    for (size_t i = 0; i < len; ++i) {
+      if (weights_[i] > 0.0f) {
+        cumulative += weights_[i];
+        last = static_cast<int32_t>(b * kBlock + i);
         if (target < cumulative) return last;
       }
     }
-    break;  // not reached: the block's checkpoint is the same sum
+    // The walk's sum rounded just below the block's: its last token.
+    if (last >= 0) return last;
   }
   // u * total rounded up to the full sum: the last token with a weight.
-  for (size_t i = n; i-- > 0;) {
-    const float weight = std::exp(logits[i]);
-    if (weight >= min_p && weight > 0.0f) return static_cast<int32_t>(i);
+  for (size_t b = num_blocks; b-- > 0;) {
+    if (!(sums[b] > 0.0)) continue;
+    for (size_t i = block_weights(b); i-- > 0;) {
+      if (weights_[i] > 0.0f) return static_cast<int32_t>(b * kBlock + i);
+    }
   }
-  KEEL_CHECK(last >= 0) << "the largest logit has weight 1";
-  return last;
+  KEEL_CHECK(false) << "the largest logit has weight 1";
+  return -1;
 }
 
 int32_t Sampler::sample_truncated(std::span<const float> logits, double u) {

@@ -13,8 +13,10 @@
 //   same seed, the same logits and the same accept() history give the same
 //   tokens on every run. The RNG is integer-only, so the stream is the same
 //   on every platform; a token can differ only when u falls within float
-//   rounding of a cumulative boundary (std::exp differs by an ulp between
-//   libms; a top-k total is summed in nth_element's order).
+//   rounding of a cumulative boundary (the vector exp of
+//   backend/sampling_kernels.h differs from std::exp by an ulp or two, and
+//   between ISAs in its float partial sums; a top-k total is summed in
+//   nth_element's order).
 // - Nothing samplable (every logit -inf after suppression) is
 //   FailedPrecondition; a NaN or +inf logit is Internal (the model produced
 //   invalid values). Neither ever crashes.
@@ -80,8 +82,8 @@ class Sampler {
   // The seed in use (params.seed, or the one drawn from std::random_device).
   uint64_t seed() const { return seed_; }
   // Bytes of scratch allocated by create(): at most about 21 * vocab_size
-  // (truncation candidates 12, penalty tables 9; untruncated draws 8 per
-  // 512 ids), 0 for plain greedy.
+  // (truncation candidates 12, penalty tables 9; untruncated draws 2 KiB +
+  // 8 bytes per 512 ids), 0 for plain greedy.
   size_t scratch_bytes() const;
 
  private:
@@ -99,7 +101,8 @@ class Sampler {
 
   // Returns the argmax; FailedPrecondition / Internal as documented above.
   Result<int32_t> argmax(std::span<const float> logits) const;
-  int32_t sample_untruncated(std::span<const float> logits, double u);
+  // The draw without top-k/top-p: shifts and scales `logits` itself.
+  int32_t sample_untruncated(std::span<float> logits, float max_logit, double u);
   int32_t sample_truncated(std::span<const float> logits, double u);
   // Puts the k best finite logits >= floor into candidates [0, n), n <= k,
   // in heap order; returns n.
@@ -124,10 +127,11 @@ class Sampler {
   Xoshiro256StarStar rng_;
 
   std::vector<Candidate> candidates_;  // (vocab_size) when top-k or top-p is on
-  // Untruncated draws: the running sum of weights before each block of
-  // kCheckpointBlock ids, and the total last ((vocab_size / block) + 2).
-  static constexpr size_t kCheckpointBlock = 512;
-  std::vector<double> checkpoints_;
+  // Untruncated draws: the weight sum of every block of kBlock ids
+  // (ceil(vocab_size / kBlock)), and the weights of the block walked.
+  static constexpr size_t kBlock = 512;
+  std::vector<double> block_sums_;
+  std::vector<float> weights_;
   std::vector<int32_t> output_counts_; // (vocab_size) when any penalty is on
   std::vector<uint8_t> flags_;         // (vocab_size): kInPrompt | kListed
   std::vector<int32_t> seen_ids_;      // ids with a flag; capacity vocab_size

@@ -31,6 +31,15 @@ struct S {
   static F div(F a, F b) { return _mm256_div_ps(a, b); }
   static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
   static F max(F a, F b) { return _mm256_max_ps(a, b); }
+  // v where key >= thr, else 0 (ordered: NaN keys give 0).
+  static F keep_ge(F v, F key, F thr) { return _mm256_and_ps(v, _mm256_cmp_ps(key, thr, _CMP_GE_OQ)); }
+  // Lane bitmasks: a >= b (ordered); !(a < b) (true for NaN).
+  static uint32_t mask_ge(F a, F b) {
+    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GE_OQ)));
+  }
+  static uint32_t mask_nlt(F a, F b) {
+    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_NLT_UQ)));
+  }
   static float reduce_add(F v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -69,6 +78,7 @@ struct S {
 };
 
 #include "keel/backend/cpu/simd_impl.h"
+#include "keel/backend/cpu/sampling_impl.h"
 
 IsaKernels make() {
   IsaKernels t{};
@@ -76,6 +86,7 @@ IsaKernels make() {
   // 16 ymm registers: GEMV 4 rows x 2 tokens (8 accumulators), GEMM same.
   t.matmul_rows = &matmul_rows_impl<4, 2, 4, 2>;
   fill_common(t);
+  fill_sampling(t);
   return t;
 }
 

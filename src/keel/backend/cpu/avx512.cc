@@ -13,6 +13,7 @@ namespace {
 
 #include "keel/backend/cpu/avx512_traits.h"
 #include "keel/backend/cpu/simd_impl.h"
+#include "keel/backend/cpu/sampling_impl.h"
 
 IsaKernels make() {
   IsaKernels t{};
@@ -21,6 +22,7 @@ IsaKernels make() {
   // (24 accumulators + 4 weight vectors + 1 activation).
   t.matmul_rows = &matmul_rows_impl<4, 4, 4, 6>;
   fill_common(t);
+  fill_sampling(t);
   return t;
 }
 

@@ -15,6 +15,7 @@ namespace {
 
 #include "keel/backend/cpu/avx512_traits.h"
 #include "keel/backend/cpu/simd_impl.h"
+#include "keel/backend/cpu/sampling_impl.h"
 
 inline __m512bh as_bh(__m512i v) { return reinterpret_cast<__m512bh>(v); }
 
@@ -141,6 +142,7 @@ IsaKernels make() {
   t.matmul_rows = &matmul_rows;
   t.to_bf16 = &to_bf16;
   fill_common(t);
+  fill_sampling(t);
   return t;
 }
 

@@ -24,6 +24,13 @@ struct S {
   static F div(F a, F b) { return _mm512_div_ps(a, b); }
   static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
   static F max(F a, F b) { return _mm512_max_ps(a, b); }
+  // v where key >= thr, else 0 (ordered: NaN keys give 0).
+  static F keep_ge(F v, F key, F thr) {
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(key, thr, _CMP_GE_OQ), v);
+  }
+  // Lane bitmasks: a >= b (ordered); !(a < b) (true for NaN).
+  static uint32_t mask_ge(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+  static uint32_t mask_nlt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_NLT_UQ); }
   static float reduce_add(F v) {
     const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));

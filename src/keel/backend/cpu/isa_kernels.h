@@ -65,6 +65,12 @@ struct IsaKernels {
   // scores s_j = scale * q·k_j, online softmax. q (head_dim); k, v (n, head_dim).
   void (*attend)(const float* q, const void* k, const void* v, DType kv_type, int64_t n,
                  int64_t head_dim, float scale, AttnState* st);
+
+  // Sampling rows (keel/backend/sampling_kernels.h has the contracts).
+  void (*scan_max)(const float* x, int64_t n, float* max, int64_t* argmax, int64_t* first_invalid);
+  void (*shift_exp_block_sums)(float* x, int64_t n, float shift, float temperature,
+                               float min_weight, int64_t block, double* block_sums);
+  void (*exp_weights)(const float* x, int64_t n, float min_weight, float* w);
 };
 
 // Matmuls with at least this many tokens use the GEMM (compute-bound) path;

@@ -24,18 +24,23 @@ struct S {
   static F div(F a, F b) { return a / b; }
   static F fma(F a, F b, F c) { return a * b + c; }
   static F max(F a, F b) { return a > b ? a : b; }
+  static F keep_ge(F v, F key, F thr) { return key >= thr ? v : 0.0f; }
+  static uint32_t mask_ge(F a, F b) { return a >= b ? 1u : 0u; }
+  static uint32_t mask_nlt(F a, F b) { return !(a < b) ? 1u : 0u; }
   static float reduce_add(F v) { return v; }
   static float reduce_max(F v) { return v; }
   static F exp(F x) { return std::exp(x); }
 };
 
 #include "keel/backend/cpu/simd_impl.h"
+#include "keel/backend/cpu/sampling_impl.h"
 
 IsaKernels make() {
   IsaKernels t{};
   t.isa = Isa::kScalar;
   t.matmul_rows = &matmul_rows_impl<4, 2, 4, 4>;
   fill_common(t);
+  fill_sampling(t);
   return t;
 }
 
