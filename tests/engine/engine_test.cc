@@ -217,16 +217,19 @@ TEST_F(EngineTest, RetryAfterIsTheTimeTheAdmissionRateNeedsForTheQueue) {
     clock_.advance(milliseconds(2000));
     streams.push_back(submit(greedy(prompt_of(4, i + 10), 1)));
   }
-  // 10 admissions over 18 s: 0.56/s; 2 waiting at the last step -> 3.6 s.
-  EXPECT_EQ(engine_->retry_after_seconds(), 4);
+  // 10 admissions over 18 s: 0.56/s; half of the 2 waiting at the last
+  // step -> 1.8 s.
+  EXPECT_EQ(engine_->retry_after_ms(), 1800);
+  EXPECT_EQ(engine_->retry_after_seconds(), 2);
   auto refused = engine_->submit(greedy(prompt_of(4, 99), 1));
-  EXPECT_NE(refused.status().message().find("retry after 4 s"), std::string_view::npos)
+  EXPECT_NE(refused.status().message().find("retry after 2 s"), std::string_view::npos)
       << refused.status().to_string();
   run();
   // Nothing admitted for more than 20 s: back to the cap.
   clock_.advance(milliseconds(21'000));
   engine_->step();
   EXPECT_EQ(engine_->retry_after_seconds(), 30);
+  EXPECT_EQ(engine_->retry_after_ms(), 30'000);
   expect_pool_whole();
 }
 

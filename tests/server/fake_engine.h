@@ -185,6 +185,7 @@ class FakeEngine final : public EngineInterface {
     s.ready = ready_;
     s.not_ready_reason = not_ready_reason_;
     s.retry_after_seconds = retry_after_;
+    s.retry_after_ms = retry_after_ * 1000 - 500;
     return s;
   }
 

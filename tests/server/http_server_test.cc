@@ -234,6 +234,7 @@ TEST_F(HttpServerTest, EngineRefusals) {
   HttpResponse r = complete(base());
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(r.header("retry-after"), "2");
+  EXPECT_EQ(r.header("retry-after-ms"), "1500");  // read first by the OpenAI clients
   EXPECT_EQ(r.json()["error"]["message"], "queue full: 256 waiting");
   engine_->refuse_submits(InvalidArgumentError("prompt of 9000 tokens exceeds the window"));
   r = complete(base());

@@ -92,12 +92,16 @@ Engine::~Engine() {
   executor_.attach_progress(nullptr);
 }
 
-int64_t Engine::retry_after_seconds() const {
-  if (config_.retry_after.count() > 0) return config_.retry_after.count();
+int64_t Engine::retry_after_ms() const {
+  if (config_.retry_after.count() > 0) return config_.retry_after.count() * 1000;
   const auto half = std::chrono::duration_cast<std::chrono::seconds>(config_.max_queue_wait / 2);
-  const int64_t cap = std::max<int64_t>(1, half.count());
-  const int64_t estimate = retry_after_estimate_.load(std::memory_order_relaxed);
-  return estimate > 0 ? std::min(estimate, cap) : cap;
+  const int64_t cap_ms = std::max<int64_t>(1, half.count()) * 1000;
+  const int64_t estimate = retry_after_estimate_ms_.load(std::memory_order_relaxed);
+  return estimate > 0 ? std::min(estimate, cap_ms) : cap_ms;
+}
+
+int64_t Engine::retry_after_seconds() const {
+  return std::max<int64_t>(1, (retry_after_ms() + 999) / 1000);
 }
 
 Result<std::unique_ptr<RequestState>> Engine::make_state(EngineRequest& req, SteadyTime now) {

@@ -67,10 +67,11 @@ struct EngineConfig {
   int64_t admission_headroom_tokens = 16;  // decode tokens admission reserves blocks for
   double pressure_watermark_fraction = 0.05;  // of the pool's blocks (scheduler rule 4)
   std::chrono::milliseconds idle_poll{50};    // run_loop's longest sleep (real time)
-  // The Retry-After hint of Unavailable refusals. 0: estimated — the time
-  // the recent admission rate needs to admit everything now waiting, in
-  // [1 s, max(1 s, max_queue_wait / 2)] (the cap while nothing was admitted
-  // in the last 20 s). > 0: always this.
+  // The retry hint of Unavailable refusals. 0: estimated — the time the
+  // admission rate of the last 20 s needs to admit half of the requests now
+  // waiting, in [100 ms, max(1 s, max_queue_wait / 2)] (the cap while nothing
+  // was admitted in the last 20 s); Retry-After is it rounded up to whole
+  // seconds. > 0: always this.
   std::chrono::seconds retry_after{0};
   // The model's EOS ids (engine::eos_ids(runtime, tokenizer)), added to
   // every request's stop.eos_ids.
@@ -187,7 +188,10 @@ class Engine {
   // Clock time since the last step (steps keep beating while idle, every
   // idle_poll); nullopt before the first step.
   std::optional<std::chrono::milliseconds> heartbeat_age() const;
+  // The retry hint of Unavailable refusals (EngineConfig::retry_after), in
+  // whole seconds (Retry-After, >= 1) and in ms (retry-after-ms).
   int64_t retry_after_seconds() const;
+  int64_t retry_after_ms() const;
   const EngineConfig& config() const { return config_; }
   const SchedulerConfig& scheduler_config() const { return sched_config_; }
   ExecutorLimits limits() const { return limits_; }
@@ -218,9 +222,11 @@ class Engine {
                      Status status);
   void remove_finished();
   void publish(bool memory_pressure);
-  // Seconds for the recent admission rate to admit everything waiting; 0
-  // when nothing was admitted recently. Prunes recent_admissions_.
-  int64_t estimate_retry_after(SteadyTime now);
+  // Milliseconds for the recent admission rate to admit half of what is
+  // waiting (>= kMinRetryAfterMs); 0 when nothing was admitted recently.
+  // Prunes recent_admissions_.
+  int64_t estimate_retry_after_ms(SteadyTime now);
+  static constexpr int64_t kMinRetryAfterMs = 100;
   // Watchdog helpers (watchdog.cc).
   void publish_watch_batch();
   std::string stall_report(const StepProgress::Snapshot& p, const std::string& what) const;
@@ -265,8 +271,8 @@ class Engine {
   std::vector<uint64_t> cancels_;
   std::unordered_map<std::string, uint64_t> live_ids_;
   std::optional<SteadyTime> oldest_unstarted_arrival_;  // among waiting_, published by step()
-  // The estimated Retry-After in seconds (0: no estimate), published by step().
-  std::atomic<int64_t> retry_after_estimate_{0};
+  // The estimated retry delay in ms (0: no estimate), published by step().
+  std::atomic<int64_t> retry_after_estimate_ms_{0};
   EngineStats stats_;
 
   std::unordered_map<uint64_t, std::shared_ptr<GuardedSink>> live_sinks_;  // by seq

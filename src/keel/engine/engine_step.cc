@@ -395,7 +395,7 @@ void Engine::remove_finished() {
   std::erase_if(requests_, [](const auto& kv) { return kv.second->phase == Phase::kFinished; });
 }
 
-int64_t Engine::estimate_retry_after(SteadyTime now) {
+int64_t Engine::estimate_retry_after_ms(SteadyTime now) {
   constexpr std::chrono::seconds kAdmissionWindow{20};
   while (!recent_admissions_.empty() && now - recent_admissions_.front() > kAdmissionWindow) {
     recent_admissions_.pop_front();
@@ -406,8 +406,11 @@ int64_t Engine::estimate_retry_after(SteadyTime now) {
   const double span_s = std::max(
       1.0, std::chrono::duration<double>(now - recent_admissions_.front()).count());
   const double rate = static_cast<double>(recent_admissions_.size()) / span_s;
+  // Half the queue: a client back then finds room while work is still queued
+  // (back after the whole queue, it would find the server idle).
   const double waiting = std::max<double>(1.0, static_cast<double>(waiting_.size()));
-  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(waiting / rate)));
+  return std::max<int64_t>(kMinRetryAfterMs,
+                           static_cast<int64_t>(std::ceil(1000.0 * waiting / (2.0 * rate))));
 }
 
 void Engine::publish(bool memory_pressure) {
@@ -419,8 +422,8 @@ void Engine::publish(bool memory_pressure) {
   step_stats_.num_waiting = static_cast<int64_t>(waiting_.size());
   step_stats_.memory_pressure = memory_pressure;
   step_stats_.last_step_time = clock_.now();
-  retry_after_estimate_.store(estimate_retry_after(step_stats_.last_step_time),
-                              std::memory_order_relaxed);
+  retry_after_estimate_ms_.store(estimate_retry_after_ms(step_stats_.last_step_time),
+                                 std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mu_);
   oldest_unstarted_arrival_ = oldest;
   EngineStats s = step_stats_;

@@ -38,6 +38,7 @@ struct ApiError {
   std::optional<std::string> param;  // the request field at fault, if one is
   std::string message;               // what was wrong and what to do
   int64_t retry_after_seconds = 0;   // > 0: sent as Retry-After
+  int64_t retry_after_ms = 0;        // > 0: also sent as retry-after-ms (the OpenAI clients read it first)
 };
 
 struct StatusMapping {

@@ -186,6 +186,7 @@ std::optional<ApiError> check_admission(ServerContext& ctx, const std::string& m
   if (!snap.admission_closed_reason.empty()) {
     ApiError e = http_error(503, "server_error", "unavailable", snap.admission_closed_reason);
     e.retry_after_seconds = std::max<int64_t>(1, snap.retry_after_seconds);
+    e.retry_after_ms = snap.retry_after_ms;
     return e;
   }
   return std::nullopt;
@@ -323,7 +324,10 @@ std::optional<ApiError> submit_all(Completion& c) {
       if (s.code() == StatusCode::kInvalidArgument)
         return invalid_request("prompt", std::string(s.message()));
       if (is_retryable(s.code())) {
-        return api_error_from_status(s, std::nullopt, c.ctx.engine->snapshot().retry_after_seconds);
+        const EngineSnapshot snap = c.ctx.engine->snapshot();
+        ApiError e = api_error_from_status(s, std::nullopt, snap.retry_after_seconds);
+        e.retry_after_ms = snap.retry_after_ms;
+        return e;
       }
       ApiError e = api_error_from_status(s);
       if (e.http_status >= 500)
@@ -493,6 +497,7 @@ void write_error(ServerContext& ctx, httplib::Response& res, const ApiError& e) 
   res.set_content(error_json(e), std::string(kJsonType));
   if (e.retry_after_seconds > 0)
     res.set_header("Retry-After", std::to_string(e.retry_after_seconds));
+  if (e.retry_after_ms > 0) res.set_header("retry-after-ms", std::to_string(e.retry_after_ms));
   if (ctx.metrics) ctx.metrics->on_rejected(e.code);
 }
 

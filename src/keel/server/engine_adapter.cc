@@ -207,6 +207,7 @@ EngineSnapshot EngineAdapter::snapshot() const {
   }
   snap.heartbeat_age = engine_.heartbeat_age();
   snap.retry_after_seconds = engine_.retry_after_seconds();
+  snap.retry_after_ms = engine_.retry_after_ms();
   std::lock_guard<std::mutex> lock(mu_);
   if (!not_ready_reason_.empty()) {
     snap.not_ready_reason = not_ready_reason_;

@@ -135,6 +135,7 @@ struct EngineSnapshot {
   int memory_level = 0;
   std::vector<std::pair<std::string, double>> memory_usage;
   int64_t retry_after_seconds = 1;  // hint for Unavailable answers, >= 1
+  int64_t retry_after_ms = 0;       // the same, finer (0: none)
   // Set while submits would be refused anyway (queue full, memory
   // critical): the server answers 503 with it before tokenizing.
   std::string admission_closed_reason;
