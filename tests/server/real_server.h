@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -131,6 +132,14 @@ class RealServerTest : public ::testing::Test {
     server_ = std::move(s).value();
     ASSERT_TRUE(server_->start("127.0.0.1", 0).ok());
     port_ = server_->port();
+    // /ready is 503 ("the engine loop has not started") until the loop's
+    // first step; on a loaded machine the loop thread can start late, so
+    // wait for its heartbeat (bounded) before the test asks.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!engine_->heartbeat_age() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_TRUE(engine_->heartbeat_age().has_value()) << "the engine loop did not step in 10 s";
   }
 
   void TearDown() override {
