@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "keel/core/utf8.h"
 #include "keel/tokenizer/models/bpe_internal.h"
@@ -15,9 +14,6 @@ namespace keel::tokenizer {
 namespace {
 
 using models_internal::BpeModel;
-using models_internal::hash_bytes;
-using models_internal::MergeBatch;
-using models_internal::PieceCache;
 using models_internal::kNoId;
 using models_internal::kShortcutBit;
 
@@ -39,15 +35,6 @@ struct Scratch {
   std::vector<uint32_t> raw_at;  // offsets mode, byte-level: HF byte -> raw byte
   models_internal::MergeScratch merge;
   std::string text;
-  // tokenize_pieces' deferred pieces: where their ids go, their hash and
-  // bytes (for the cache); their symbols are batch.words[k].
-  struct Deferred {
-    size_t pos;
-    uint64_t hash;
-    std::string_view piece;
-  };
-  std::vector<Deferred> deferred;
-  models_internal::MergeBatch batch;
 };
 
 Scratch& scratch() {
@@ -196,102 +183,6 @@ Status BpeModel::initial_symbols_affixed(std::string_view piece, std::vector<uin
     if constexpr (kLens) lens->push_back(st.pending_len);
   }
   return OkStatus();
-}
-
-Status BpeModel::tokenize_pieces(const PieceList& pieces, std::vector<uint32_t>& ids) const {
-  constexpr size_t kAhead = 8, kCheck = 4;
-  auto& cache = PieceCache::local();
-  Scratch& sc = scratch();
-  sc.deferred.clear();
-  sc.batch.clear();
-  uint64_t hashes[kAhead];
-  const size_t n = pieces.spans.size();
-  auto prepare = [&](size_t i) {
-    const Span& s = pieces.spans[i];
-    const uint64_t h = hash_bytes(pieces.bytes.data() + s.offset, s.length);
-    hashes[i % kAhead] = h;
-    cache.prefetch(h);
-  };
-  auto check = [&](size_t i) {
-    const uint64_t h = hashes[i % kAhead];
-    if (!cache.may_hit(cache_id_, h)) encode_map_.prefetch(h);
-  };
-  for (size_t i = 0; i < std::min(n, kAhead); ++i) prepare(i);
-  for (size_t i = 0; i < std::min(n, kCheck); ++i) check(i);
-  for (size_t i = 0; i < n; ++i) {
-    const Span& s = pieces.spans[i];
-    const uint64_t h = hashes[i % kAhead];
-    if (i + kAhead < n) prepare(i + kAhead);
-    if (i + kCheck < n) check(i + kCheck);
-    if (s.length == 0) continue;
-    const std::string_view piece = pieces.view(s);
-    if (cuts_enabled_ && piece.size() >= kCutMinBytes) {
-      KEEL_RETURN_IF_ERROR(tokenize_cut(piece, ids));
-    } else {
-      KEEL_RETURN_IF_ERROR(tokenize_or_defer(cache, piece, h, ids));
-      if (sc.deferred.size() == kMergeBatch) flush_merges(cache, ids);
-    }
-  }
-  flush_merges(cache, ids);
-  return OkStatus();
-}
-
-Status BpeModel::tokenize_or_defer(PieceCache& cache, std::string_view piece, uint64_t h,
-                                   std::vector<uint32_t>& ids) const {
-  if (cache.lookup(cache_id_, h, piece, ids)) return OkStatus();
-  const size_t first = ids.size();
-  if (const auto v = encode_map_.find_hashed(piece, h); v && (*v & kShortcutBit)) {
-    ids.push_back(*v & ~kShortcutBit);
-    cache.store(cache_id_, h, piece, ids.data() + first, 1);
-    return OkStatus();
-  }
-  Scratch& sc = scratch();
-  MergeBatch& batch = sc.batch;
-  const size_t begin = batch.ids.size();
-  KEEL_RETURN_IF_ERROR(initial_symbols<false>(piece, batch.ids, nullptr));
-  const size_t count = batch.ids.size() - begin;
-  if (count >= 2 && count <= kMergeScanMaxSymbols) {
-    batch.begin_word(begin);
-    sc.deferred.push_back(Scratch::Deferred{ids.size(), h, piece});
-    return OkStatus();
-  }
-  // Too short to merge or long enough for the heap: now, in place.
-  sc.symbols.assign(batch.ids.begin() + static_cast<std::ptrdiff_t>(begin), batch.ids.end());
-  batch.ids.resize(begin);
-  apply_merges(merges_, sc.symbols, sc.merge);
-  ids.insert(ids.end(), sc.symbols.begin(), sc.symbols.end());
-  cache.store(cache_id_, h, piece, ids.data() + first, ids.size() - first);
-  return OkStatus();
-}
-
-void BpeModel::flush_merges(PieceCache& cache, std::vector<uint32_t>& ids) const {
-  Scratch& sc = scratch();
-  MergeBatch& batch = sc.batch;
-  if (sc.deferred.empty()) return;
-  apply_merges_batch(merges_, batch);
-  size_t extra = 0;
-  for (const MergeBatch::Word& w : batch.words) extra += w.n;
-  // Open each word's gap, moving the ids after it, from the back.
-  size_t src_end = ids.size();
-  ids.resize(src_end + extra);
-  size_t dst_end = ids.size();
-  for (size_t k = sc.deferred.size(); k-- > 0;) {
-    const size_t pos = sc.deferred[k].pos;
-    const size_t len = src_end - pos;
-    std::memmove(ids.data() + dst_end - len, ids.data() + pos, len * sizeof(uint32_t));
-    dst_end -= len;
-    const MergeBatch::Word& w = batch.words[k];
-    dst_end -= w.n;
-    std::memcpy(ids.data() + dst_end, batch.ids.data() + w.begin, w.n * sizeof(uint32_t));
-    src_end = pos;
-  }
-  for (size_t k = 0; k < sc.deferred.size(); ++k) {
-    const Scratch::Deferred& d = sc.deferred[k];
-    const MergeBatch::Word& w = batch.words[k];
-    cache.store(cache_id_, d.hash, d.piece, batch.ids.data() + w.begin, w.n);
-  }
-  sc.deferred.clear();
-  batch.clear();
 }
 
 Status BpeModel::tokenize_merging(std::string_view piece, std::vector<uint32_t>& ids) const {

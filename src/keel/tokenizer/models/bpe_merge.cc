@@ -112,58 +112,6 @@ void apply_merges_heap(const PairMap& merges, std::vector<uint32_t>& ids,
   if constexpr (kLens) lens->resize(out);
 }
 
-void apply_merges_batch(const PairMap& merges, MergeBatch& batch) {
-  const size_t total = batch.ids.size();
-  batch.ranks.resize(total);
-  batch.merged.resize(total);
-  uint32_t* const ids = batch.ids.data();
-  uint32_t* const ranks = batch.ranks.data();
-  uint32_t* const merged = batch.merged.data();
-  for (const MergeBatch::Word& w : batch.words) {
-    for (uint32_t i = w.lo; i < w.hi; ++i) merges.prefetch(ids[w.begin + i], ids[w.begin + i + 1]);
-  }
-  size_t active = batch.words.size();
-  while (active > 0) {
-    for (MergeBatch::Word& w : batch.words) {
-      if (w.done) continue;
-      uint32_t* id = ids + w.begin;
-      uint32_t* rank = ranks + w.begin;
-      uint32_t* mer = merged + w.begin;
-      for (uint32_t i = w.lo; i < w.hi; ++i) {
-        const MergeInfo* m = merges.find(id[i], id[i + 1]);
-        rank[i] = m ? m->rank : kNoRank;
-        mer[i] = m ? m->merged_id : 0;
-      }
-      // One step of apply_merges_scan: the leftmost lowest-ranked pair.
-      const size_t n = w.n;
-      size_t best = 0;
-      for (size_t i = 1; i + 1 < n; ++i) {
-        if (rank[i] < rank[best]) best = i;
-      }
-      if (rank[best] == kNoRank) {
-        w.done = true;
-        --active;
-        continue;
-      }
-      id[best] = mer[best];
-      const size_t tail = n - best - 2;
-      std::memmove(id + best + 1, id + best + 2, tail * sizeof(uint32_t));
-      std::memmove(rank + best, rank + best + 1, tail * sizeof(uint32_t));
-      std::memmove(mer + best, mer + best + 1, tail * sizeof(uint32_t));
-      w.n = static_cast<uint32_t>(n - 1);
-      // The pairs around the new symbol: best-1 and best (if they exist).
-      w.lo = static_cast<uint32_t>(best > 0 ? best - 1 : 0);
-      w.hi = static_cast<uint32_t>(best + 1 < w.n ? best + 1 : best);
-      if (w.n < 2) {
-        w.done = true;
-        --active;
-        continue;
-      }
-      for (uint32_t i = w.lo; i < w.hi; ++i) merges.prefetch(id[i], id[i + 1]);
-    }
-  }
-}
-
 template void apply_merges_scan<false>(const PairMap&, std::vector<uint32_t>&,
                                        std::vector<uint32_t>*, MergeScratch&);
 template void apply_merges_scan<true>(const PairMap&, std::vector<uint32_t>&,

@@ -30,36 +30,6 @@ struct MergeScratch {
   std::vector<Candidate> heap;
 };
 
-// Several words merged at once (apply_merges_batch): each word's symbols,
-// pair ranks and merge results back to back in `ids`/`ranks`/`merged`.
-struct MergeBatch {
-  struct Word {
-    uint32_t begin;   // into ids/ranks/merged
-    uint32_t n;       // symbols left
-    uint32_t lo, hi;  // pair positions [lo, hi) to look up before the next step
-    bool done;
-  };
-  std::vector<uint32_t> ids, ranks, merged;
-  std::vector<Word> words;
-  void clear() {
-    ids.clear();
-    words.clear();
-  }
-  // After apply_merges_batch, word k's tokens are ids[begin, begin + n).
-  // Adds the word whose symbols are ids[begin, end()) (at least two).
-  void begin_word(size_t begin) {
-    const auto n = static_cast<uint32_t>(ids.size() - begin);
-    words.push_back(Word{static_cast<uint32_t>(begin), n, 0, n - 1, false});
-  }
-};
-
-// Merges every word of `batch` exactly as apply_merges_scan would, taking
-// one merge step of each word in turn: a step's pair lookups (cache misses
-// in a table of several MiB) are prefetched at the end of that word's
-// previous step, so the misses of different words overlap instead of each
-// merge waiting for its own. Words must have 2..kMergeScanMaxSymbols symbols.
-void apply_merges_batch(const PairMap& merges, MergeBatch& batch);
-
 // Words up to this many symbols use the scan.
 inline constexpr size_t kMergeScanMaxSymbols = 64;
 

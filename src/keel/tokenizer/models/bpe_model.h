@@ -33,10 +33,40 @@ class BpeModel final : public VocabModel {
   // Hashes each piece and prefetches its cache entry kAhead pieces before
   // tokenizing it; kCheck pieces before, when that entry does not look like a
   // hit, also prefetches the piece's encode-map slot (prefetching the map for
-  // every piece, most of which hit the cache, spent the memory system on
-  // useless misses). Pieces that need merging are deferred and merged
-  // kMergeBatch at a time (apply_merges_batch), their ids then put in place.
-  Status tokenize_pieces(const PieceList& pieces, std::vector<uint32_t>& ids) const override;
+  // every piece, most of which hit the cache, spent memory bandwidth on
+  // useless misses in a table of several MiB).
+  Status tokenize_pieces(const PieceList& pieces, std::vector<uint32_t>& ids) const override {
+    constexpr size_t kAhead = 8, kCheck = 4;
+    auto& cache = models_internal::PieceCache::local();
+    uint64_t hashes[kAhead];
+    const size_t n = pieces.spans.size();
+    auto prepare = [&](size_t i) {
+      const Span& s = pieces.spans[i];
+      const uint64_t h = models_internal::hash_bytes(pieces.bytes.data() + s.offset, s.length);
+      hashes[i % kAhead] = h;
+      cache.prefetch(h);
+    };
+    auto check = [&](size_t i) {
+      const uint64_t h = hashes[i % kAhead];
+      if (!cache.may_hit(cache_id_, h)) encode_map_.prefetch(h);
+    };
+    for (size_t i = 0; i < std::min(n, kAhead); ++i) prepare(i);
+    for (size_t i = 0; i < std::min(n, kCheck); ++i) check(i);
+    for (size_t i = 0; i < n; ++i) {
+      const Span& s = pieces.spans[i];
+      const uint64_t h = hashes[i % kAhead];
+      if (i + kAhead < n) prepare(i + kAhead);
+      if (i + kCheck < n) check(i + kCheck);
+      if (s.length == 0) continue;
+      const std::string_view piece = pieces.view(s);
+      if (cuts_enabled_ && piece.size() >= kCutMinBytes) {
+        KEEL_RETURN_IF_ERROR(tokenize_cut(piece, ids));
+      } else {
+        KEEL_RETURN_IF_ERROR(tokenize_hashed(cache, piece, h, ids));
+      }
+    }
+    return OkStatus();
+  }
 
   Status tokenize_one(std::string_view piece, std::vector<uint32_t>& ids) const {
     if (piece.empty()) return OkStatus();
@@ -107,14 +137,6 @@ class BpeModel final : public VocabModel {
     return other_pairs_.contains((uint64_t{a} << 32) | b);
   }
 
-  static constexpr size_t kMergeBatch = 8;
-  // tokenize_hashed, except that a piece needing a merge of 2 to
-  // kMergeScanMaxSymbols symbols is added to this thread's merge batch (its
-  // ids to be inserted at the current end of `ids` by flush_merges).
-  Status tokenize_or_defer(models_internal::PieceCache& cache, std::string_view piece,
-                           uint64_t h, std::vector<uint32_t>& ids) const;
-  // Merges the deferred pieces, inserts their ids, caches them.
-  void flush_merges(models_internal::PieceCache& cache, std::vector<uint32_t>& ids) const;
   // Tokenizes without the whole-piece shortcut.
   Status tokenize_merging(std::string_view piece, std::vector<uint32_t>& ids) const;
   // tokenize_one with token ranges (shifted by `base`), uncached.
