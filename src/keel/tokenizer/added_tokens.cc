@@ -3,6 +3,7 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "keel/core/utf8.h"
@@ -95,6 +96,16 @@ AddedTokenSplitter::AddedTokenSplitter(const std::vector<const AddedToken*>& tok
     }
     first_byte_[static_cast<unsigned char>(t->content[0])] = true;
   }
+  // Real tokenizers' added tokens mostly all start with '<': then memchr
+  // finds the candidates (the scan over the whole text is then nearly free).
+  int first_bytes = 0;
+  for (int b = 0; b < 256; ++b) {
+    if (first_byte_[b]) {
+      ++first_bytes;
+      only_first_byte_ = b;
+    }
+  }
+  if (first_bytes != 1) only_first_byte_ = -1;
   nodes_.resize(build.size());
   for (size_t i = 0; i < build.size(); ++i) {
     nodes_[i].first_edge = static_cast<uint32_t>(edges_.size());
@@ -134,7 +145,11 @@ void AddedTokenSplitter::split(std::string_view text, std::vector<TextSplit>& ou
   const size_t n = text.size();
   if (!empty()) {
     while (pos < n) {
-      if (!first_byte_[static_cast<unsigned char>(text[pos])]) {
+      if (only_first_byte_ >= 0) {
+        const void* hit = std::memchr(text.data() + pos, only_first_byte_, n - pos);
+        if (hit == nullptr) break;
+        pos = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+      } else if (!first_byte_[static_cast<unsigned char>(text[pos])]) {
         ++pos;
         continue;
       }

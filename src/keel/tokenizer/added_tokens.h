@@ -3,7 +3,7 @@
 //
 // Matching is leftmost-longest over all token contents with a byte trie
 // (one automaton for thousands of tokens; a first-byte bitmap skips text that
-// cannot start a token). After each match, single_word / lstrip / rstrip are
+// cannot start a token, memchr when all tokens share their first byte). After each match, single_word / lstrip / rstrip are
 // applied with Unicode \w and \s as Rust's regex crate defines them. A match
 // rejected by single_word still consumes its bytes, as in HF.
 // Immutable after construction; thread-safe.
@@ -56,6 +56,7 @@ class AddedTokenSplitter {
   std::vector<Node> nodes_;
   std::vector<Edge> edges_;
   bool first_byte_[256] = {};
+  int only_first_byte_ = -1;  // the one byte all tokens start with, or -1
 };
 
 // Unicode classes as Rust's regex crate defines \w and \s (used for lstrip,

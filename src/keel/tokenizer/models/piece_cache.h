@@ -52,6 +52,13 @@ class BasicPieceCache {
   // callers that know their next keys prefetch a few ahead).
   void prefetch(uint64_t hash) const { __builtin_prefetch(&entries_[hash & (kEntries - 1)]); }
 
+  // Whether the entry for `hash` belongs to `model` and has that hash (a
+  // hit, but for the key comparison): a cheap guess made after prefetch().
+  bool may_hit(uint32_t model, uint64_t hash) const {
+    const Entry& e = entries_[hash & (kEntries - 1)];
+    return e.hash == hash && e.model == model;
+  }
+
   // Appends the cached ids to `out` and returns true on a hit.
   bool lookup(uint32_t model, uint64_t hash, std::string_view key,
               std::vector<uint32_t>& out) const {

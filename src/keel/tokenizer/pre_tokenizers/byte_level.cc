@@ -1,4 +1,6 @@
 // ByteLevel: GPT-2's pre-tokenizer (HF's ByteLevel).
+#include <vector>
+
 #include "keel/core/utf8.h"
 #include "keel/tokenizer/pre_tokenizers/builders.h"
 #include "keel/tokenizer/pre_tokenizers/byte_level_alphabet.h"
@@ -26,6 +28,12 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
         scanner_(use_regex ? make_scanner(kGpt2Pattern) : nullptr) {}
 
   Status pre_tokenize(PieceList& pieces) const override {
+    if (!add_prefix_space_ && raw_ && scanner_ == nullptr) {
+      // Nothing to rewrite (Llama 3, Qwen: a Split does the splitting): only
+      // drop empty pieces, in place rather than copying every span.
+      std::erase_if(pieces.spans, [](const Span& s) { return s.length == 0; });
+      return OkStatus();
+    }
     SplitScratch& scratch = split_scratch();
     std::vector<Span>& old = scratch.spans;
     old.clear();

@@ -1,6 +1,7 @@
 #include "keel/tokenizer/pre_tokenizers/scanner.h"
 
 #include "keel/tokenizer/pre_tokenizers/scanner_util.h"
+#include "keel/tokenizer/pre_tokenizers/split_util.h"
 
 namespace keel::tokenizer {
 
@@ -19,17 +20,26 @@ constexpr uint8_t kLNS = kLetter | kNumber | kSpace;
 class Gpt2Scanner final : public Scanner {
  public:
   void scan(std::string_view s, std::vector<RegexMatch>& out) const override {
-    const Text t(s);
-    size_t i = 0;
-    while (i < t.size()) {
-      const size_t end = match_at(t, i);
-      out.push_back(RegexMatch{i, end});
-      i = end;
-    }
+    tile(s, [&](size_t b, size_t e) { out.push_back(RegexMatch{b, e}); });
+  }
+  void scan_spans(std::string_view s, const Span& span, std::vector<Span>& out) const override {
+    tile(s, [&](size_t b, size_t e) {
+      out.push_back(sub_span(span, static_cast<uint32_t>(b), static_cast<uint32_t>(e)));
+    });
   }
   std::string_view name() const override { return "gpt2"; }
 
  private:
+  template <typename F>
+  static void tile(std::string_view s, F&& emit) {
+    const Text t(s);
+    for (size_t i = 0; i < t.size();) {
+      const size_t end = match_at(t, i);
+      emit(i, end);
+      i = end;
+    }
+  }
+
   static size_t match_at(const Text& t, size_t i) {
     if (t.byte(i) == '\'') {
       if (const size_t n = scan::contraction_length(t, i, false)) return i + n;
@@ -61,17 +71,26 @@ class Cl100kScanner final : public Scanner {
   explicit Cl100kScanner(std::string_view name) : name_(name) {}
 
   void scan(std::string_view s, std::vector<RegexMatch>& out) const override {
-    const Text t(s);
-    size_t i = 0;
-    while (i < t.size()) {
-      const size_t end = match_at(t, i);
-      out.push_back(RegexMatch{i, end});
-      i = end;
-    }
+    tile(s, [&](size_t b, size_t e) { out.push_back(RegexMatch{b, e}); });
+  }
+  void scan_spans(std::string_view s, const Span& span, std::vector<Span>& out) const override {
+    tile(s, [&](size_t b, size_t e) {
+      out.push_back(sub_span(span, static_cast<uint32_t>(b), static_cast<uint32_t>(e)));
+    });
   }
   std::string_view name() const override { return name_; }
 
  private:
+  template <typename F>
+  static void tile(std::string_view s, F&& emit) {
+    const Text t(s);
+    for (size_t i = 0; i < t.size();) {
+      const size_t end = match_at(t, i);
+      emit(i, end);
+      i = end;
+    }
+  }
+
   static bool is_cr_lf(char32_t c) { return c == '\r' || c == '\n'; }
 
   static size_t match_at(const Text& t, size_t i) {

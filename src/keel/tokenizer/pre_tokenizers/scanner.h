@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "keel/tokenizer/pieces.h"
 #include "keel/tokenizer/regex.h"
 
 namespace keel::tokenizer {
@@ -36,6 +37,11 @@ class Scanner {
  public:
   virtual ~Scanner() = default;
   virtual void scan(std::string_view text, std::vector<RegexMatch>& out) const = 0;
+  // The matches of scan(text) as sub-spans of `span` (whose bytes are
+  // `text`), appended to `out`: Split's Isolated behaviour in one pass, as
+  // the known patterns' matches tile the text.
+  virtual void scan_spans(std::string_view text, const Span& span,
+                          std::vector<Span>& out) const = 0;
   // A short name for logs and benchmarks ("gpt2", "llama3", "qwen2").
   virtual std::string_view name() const = 0;
 };

@@ -23,6 +23,10 @@ class SplitPreTokenizer final : public PreTokenizer {
   Status pre_tokenize(PieceList& pieces) const override {
     return split_each(
         pieces, [&](const Span& span, std::string_view text, std::vector<Span>& out) -> Status {
+          if (scanner_ != nullptr && behavior_ == SplitBehavior::kIsolated) {
+            scanner_->scan_spans(text, span, out);  // same spans as below, one pass
+            return OkStatus();
+          }
           SplitScratch& scratch = split_scratch();
           std::vector<RegexMatch>& matches = scratch.matches;
           matches.clear();
