@@ -253,7 +253,8 @@ std::string make_request(const Endpoint& ep, std::string_view method, std::strin
   std::string req;
   req.reserve(256 + body.size());
   req.append(method).append(" ").append(path).append(" HTTP/1.1\r\nHost: ");
-  req.append(ep.host_header).append(keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n");
+  req.append(ep.host_header)
+      .append(keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n");
   if (method == "POST") {
     req.append("Content-Type: application/json\r\nAccept: text/event-stream\r\nContent-Length: ");
     req.append(std::to_string(body.size())).append("\r\n");

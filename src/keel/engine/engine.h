@@ -253,7 +253,7 @@ class Engine {
   struct Draw {
     RequestState* request;
     size_t row;  // in the step's logits
-    Result<int32_t> token;
+    std::optional<Result<int32_t>> token;  // set by its chunk (no error built per draw)
   };
   std::vector<Draw> draws_;            // this step's, batch order
   std::vector<float> sample_scratch_;  // (chunks, vocab_size), the samplers edit it

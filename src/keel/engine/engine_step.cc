@@ -274,7 +274,7 @@ void Engine::sample_batch(std::span<const float> logits) {
     step_stats_.num_computed_tokens += n;
     if (batch_[i].logits != model::LogitsWanted::kLast) continue;
     KEEL_CHECK(r.sampler.has_value()) << "request " << r.id << " sampled before admission";
-    draws_.push_back({&r, row++, InternalError("request {} was not sampled", r.id)});
+    draws_.push_back({&r, row++, std::nullopt});
   }
   // Each request's sampler is its own (RNG, penalty counts), so the draws
   // run in parallel, chunk c on scratch row c; tokens are then emitted in
@@ -296,8 +296,10 @@ void Engine::sample_batch(std::span<const float> logits) {
                                  : pool.run_chunks(chunks, draw_chunk,
                                                    Deadline::after(config_.step_timeout));
   for (Draw& d : draws_) {
-    if (!ran.ok() && !d.token.ok()) d.token = ran;  // chunks never claimed: say why
-    emit_token(*d.request, d.token);
+    if (!d.token) {  // its chunk was never claimed: say why
+      d.token = ran.ok() ? InternalError("request {} was not sampled", d.request->id) : ran;
+    }
+    emit_token(*d.request, *d.token);
   }
 }
 
