@@ -84,7 +84,7 @@ IsaKernels make() {
   IsaKernels t{};
   t.isa = Isa::kAvx2;
   // 16 ymm registers: GEMV 4 rows x 2 tokens (8 accumulators), GEMM same.
-  t.matmul_rows = &matmul_rows_impl<4, 2, 4, 2>;
+  t.matmul_rows = &matmul_rows_impl<4, 4, 2>;
   fill_common(t);
   fill_sampling(t);
   return t;

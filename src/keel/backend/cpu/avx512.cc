@@ -20,7 +20,7 @@ IsaKernels make() {
   t.isa = Isa::kAvx512;
   // 32 zmm registers: GEMV 4 rows x 4 tokens, GEMM 4 rows x 6 tokens
   // (24 accumulators + 4 weight vectors + 1 activation).
-  t.matmul_rows = &matmul_rows_impl<4, 4, 4, 6>;
+  t.matmul_rows = &matmul_rows_impl<4, 4, 6>;
   fill_common(t);
   fill_sampling(t);
   return t;

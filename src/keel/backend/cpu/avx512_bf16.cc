@@ -122,7 +122,7 @@ void matmul_rows(const MatmulProblem& p, int64_t r0, int64_t r1) {
   if (p.w_type == DType::kBF16 && p.x_bf16 != nullptr && p.n_tokens >= kGemmMinTokens) {
     return bf16_gemm_rows(p, r0, r1);
   }
-  matmul_rows_impl<4, 4, 4, 6>(p, r0, r1);
+  matmul_rows_impl<4, 4, 6>(p, r0, r1);
 }
 
 void to_bf16(const float* src, int64_t n, uint16_t* dst) {

@@ -38,7 +38,7 @@ struct S {
 IsaKernels make() {
   IsaKernels t{};
   t.isa = Isa::kScalar;
-  t.matmul_rows = &matmul_rows_impl<4, 2, 4, 4>;
+  t.matmul_rows = &matmul_rows_impl<4, 4, 4>;
   fill_common(t);
   fill_sampling(t);
   return t;

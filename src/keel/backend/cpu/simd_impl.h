@@ -124,14 +124,62 @@ inline void mm_tile_any(int64_t nr, int64_t nt, const TileArgs& a) {
   if constexpr (T > 1) return mm_tile_any<D, R, T - 1>(nr, nt, a);
 }
 
-// GEMV: every token against rows [r0, r1), W streamed once (n_tokens <= T).
-template <DType D, int R, int T>
+// GEMV: tokens [t, t + T) against rows [r0, r1), one whole row at a time so W
+// is read strictly in memory order (one stream per thread; the hardware
+// prefetcher follows it across rows). Tiles that interleave several rows
+// read several short streams and reached only about half the bandwidth
+// (bench/README.md, "Decode GEMV"). Two accumulators per token hide the FMA
+// latency when T is 1.
+template <DType D, int T>
+void gemv_rows_seq(const MatmulProblem& p, int64_t t0, int64_t r0, int64_t r1) {
+  using F = typename S::F;
+  const int64_t k = p.k;
+  constexpr int64_t kStep = 2 * S::kLanes;
+  const int64_t k2 = k - k % kStep;
+  const int64_t k1 = k - k % S::kLanes;
+  const float* x = p.x + t0 * k;  // (T, k)
+  for (int64_t r = r0; r < r1; ++r) {
+    const char* w = static_cast<const char*>(p.w) + r * k * elem_bytes<D>();
+    F acc0[T], acc1[T];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) acc0[t] = acc1[t] = S::zero();
+    int64_t i = 0;
+    for (; i < k2; i += kStep) {
+      const F w0 = vload<D>(w, i);
+      const F w1 = vload<D>(w, i + S::kLanes);
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) {
+        acc0[t] = S::fma(w0, S::load(x + t * k + i), acc0[t]);
+        acc1[t] = S::fma(w1, S::load(x + t * k + i + S::kLanes), acc1[t]);
+      }
+    }
+    if (i < k1) {
+      const F w0 = vload<D>(w, i);
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) acc0[t] = S::fma(w0, S::load(x + t * k + i), acc0[t]);
+      i += S::kLanes;
+    }
+    float tail[T] = {};
+    for (; i < k; ++i) {
+      const float wf = scalar_load<D>(w, i);
+      for (int t = 0; t < T; ++t) tail[t] += x[t * k + i] * wf;
+    }
+    const float b = p.bias ? p.bias[r] : 0.0f;
+    for (int t = 0; t < T; ++t) {
+      p.y[(t0 + t) * p.n + r] = S::reduce_add(S::add(acc0[t], acc1[t])) + tail[t] + b;
+    }
+  }
+}
+
+// GEMV for n_tokens < kGemmMinTokens: W streamed once per T tokens.
+template <DType D, int T>
 void gemv_rows(const MatmulProblem& p, int64_t r0, int64_t r1) {
   for (int64_t t = 0; t < p.n_tokens; t += T) {
-    const int64_t nt = imin(T, p.n_tokens - t);
-    for (int64_t r = r0; r < r1; r += R) {
-      TileArgs a{p.x + t * p.k, p.k, p.w, p.k, p.k, p.y + t * p.n, p.n, p.bias, false};
-      mm_tile_any<D, R, T>(imin(R, r1 - r), nt, tile_row<D>(a, r));
+    switch (imin(T, p.n_tokens - t)) {
+      case 1: gemv_rows_seq<D, 1>(p, t, r0, r1); break;
+      case 2: if constexpr (T >= 2) gemv_rows_seq<D, 2>(p, t, r0, r1); break;
+      case 3: if constexpr (T >= 3) gemv_rows_seq<D, 3>(p, t, r0, r1); break;
+      default: if constexpr (T >= 4) gemv_rows_seq<D, 4>(p, t, r0, r1); break;
     }
   }
 }
@@ -379,20 +427,20 @@ inline void fill_common(keel::backend::cpu::IsaKernels& t) {
   t.attend = &attend_impl;
 }
 
-// matmul_rows for a variant with GEMV tile (RV rows, TV tokens) and GEMM tile
-// (RG, TG).
-template <int RV, int TV, int RG, int TG>
+// matmul_rows for a variant with GEMV token group TV (<= 4) and GEMM tile
+// (RG rows, TG tokens).
+template <int TV, int RG, int TG>
 void matmul_rows_impl(const MatmulProblem& p, int64_t r0, int64_t r1) {
   const bool gemv = p.n_tokens < keel::backend::cpu::kGemmMinTokens;
   switch (p.w_type) {
     case DType::kF32:
-      return gemv ? gemv_rows<DType::kF32, RV, TV>(p, r0, r1)
+      return gemv ? gemv_rows<DType::kF32, TV>(p, r0, r1)
                   : gemm_rows<DType::kF32, RG, TG>(p, r0, r1);
     case DType::kF16:
-      return gemv ? gemv_rows<DType::kF16, RV, TV>(p, r0, r1)
+      return gemv ? gemv_rows<DType::kF16, TV>(p, r0, r1)
                   : gemm_rows<DType::kF16, RG, TG>(p, r0, r1);
     case DType::kBF16:
-      return gemv ? gemv_rows<DType::kBF16, RV, TV>(p, r0, r1)
+      return gemv ? gemv_rows<DType::kBF16, TV>(p, r0, r1)
                   : gemm_rows<DType::kBF16, RG, TG>(p, r0, r1);
   }
 }
