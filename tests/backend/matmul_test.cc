@@ -7,6 +7,7 @@
 // rounding, relative error <= 2^-9, per product).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <tuple>
@@ -68,6 +69,61 @@ TEST_P(MatmulTest, MatchesReference) {
       }
     }
   }
+}
+
+// GemmPrecision on avx512bf16: kF32 keeps bf16 weights exact; kBf16 rounds f16
+// weights and x to bf16 (two roundings per product: tol 2^-7); f32 weights
+// stay exact under every setting.
+TEST(Matmul, GemmPrecisionSettings) {
+  if (!cpu_features().avx512_bf16) GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  ThreadPool pool(2);
+  for (DType dtype : testing::kAllDTypes) {
+    for (GemmPrecision prec : {GemmPrecision::kAuto, GemmPrecision::kF32, GemmPrecision::kBf16}) {
+      auto kernels = CpuKernels::create(Isa::kAvx512Bf16, &pool);
+      ASSERT_TRUE(kernels.ok());
+      kernels->set_gemm_precision(prec);
+      const bool bf16_products =
+          (dtype == DType::kBF16 && prec != GemmPrecision::kF32) ||
+          (dtype == DType::kF16 && prec == GemmPrecision::kBf16);
+      const double tol = !bf16_products ? 1e-5
+                         : dtype == DType::kF16 ? std::ldexp(1.0, -7)
+                                                : std::ldexp(1.0, -8);
+      for (const Shape& s : {Shape{6, 64, 16}, Shape{37, 896, 200}, Shape{9, 2100, 21}}) {
+        const auto x = random_floats(static_cast<size_t>(s.n_tokens * s.k), 7);   // (n_tokens, k)
+        const auto w = make_typed(random_floats(static_cast<size_t>(s.n * s.k), 8), dtype);  // (n, k)
+        std::vector<float> y(static_cast<size_t>(s.n_tokens * s.n), NAN);        // (n_tokens, n)
+        std::vector<float> want(y.size());
+        ASSERT_TRUE(kernels->matmul(x.data(), s.n_tokens, WeightView{w.data(), dtype, s.n, s.k},
+                                    nullptr, y.data())
+                        .ok());
+        ref::matmul(x.data(), s.n_tokens, s.k, w.data(), dtype, s.n, nullptr, want.data());
+        double max_err = 0;  // in units of the row's sum |x * w|
+        for (int64_t t = 0; t < s.n_tokens; ++t) {
+          for (int64_t r = 0; r < s.n; ++r) {
+            double mag = 0;
+            for (int64_t i = 0; i < s.k; ++i) mag += std::fabs(x[t * s.k + i] * w.as_f32[r * s.k + i]);
+            const size_t at = static_cast<size_t>(t * s.n + r);
+            max_err = std::max(max_err, std::fabs(y[at] - want[at]) / (mag + 1e-6));
+          }
+        }
+        EXPECT_LE(max_err, tol) << dtype_name(dtype) << " " << gemm_precision_name(prec)
+                                << " shape (" << s.n_tokens << ", " << s.k << ", " << s.n << ")";
+        // Rounding shows: bf16 products are not bit-exact f32 products.
+        if (bf16_products) {
+          EXPECT_GT(max_err, 1e-6) << dtype_name(dtype) << " " << gemm_precision_name(prec);
+        }
+      }
+    }
+  }
+}
+
+TEST(Matmul, ParsesGemmPrecision) {
+  EXPECT_EQ(*parse_gemm_precision("bf16"), GemmPrecision::kBf16);
+  EXPECT_EQ(*parse_gemm_precision("f32"), GemmPrecision::kF32);
+  EXPECT_EQ(*parse_gemm_precision("auto"), GemmPrecision::kAuto);
+  const Status bad = parse_gemm_precision("fp8").status();
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("auto, f32 or bf16"), std::string::npos) << bad.to_string();
 }
 
 INSTANTIATE_TEST_SUITE_P(

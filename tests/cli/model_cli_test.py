@@ -55,6 +55,13 @@ def main():
         s1 = json.loads(run(*gen, "--temperature", "0.9", "--seed", "5").stdout)
         s2 = json.loads(run(*gen, "--temperature", "0.9", "--seed", "5").stdout)
         check(s1["token_ids"] == s2["token_ids"], "seeded sampling reproduces")
+        f16 = os.path.join(tmp, "llama_f16")
+        run("make-model", "--arch", "llama", "--preset", "tiny", "--vocab", "32000",
+            "--tokenizer", tok, "--dtype", "f16", "--seed", "3", "--out", f16)
+        fast = run("generate", "-m", f16, "-p", "The quick brown fox", "-n", "12", "--json",
+                   "--gemm-precision", "bf16")
+        check(len(json.loads(fast.stdout)["token_ids"]) == 12 and
+              "GEMM precision bf16" in fast.stderr, "--gemm-precision bf16 runs and is logged")
         stream = run("generate", "-m", model, "-p", "The quick brown fox", "-n", "12")
         check(stream.stdout.rstrip("\n") == a["text"], "streamed text equals the JSON text")
         check("prefill" in stream.stderr and "tok/s" in stream.stderr, "timings on stderr")
@@ -90,6 +97,8 @@ def main():
                      "top_p out of range")
         expect_error(["generate", "-m", model, "-p", "x", "--max-context", "999999"],
                      "exceeds the model's context", "context beyond the model")
+        expect_error(["generate", "-m", model, "-p", "x", "--gemm-precision", "fast"],
+                     "--gemm-precision", "unknown GEMM precision")
         expect_error(["bench", "-m", model, "-p", "0", "-n", "0"], "nothing to measure",
                      "bench with nothing to do")
         expect_error(["make-model", "--arch", "gpt2", "--out", os.path.join(tmp, "g")],

@@ -89,9 +89,11 @@ inline model::MakeModelSpec tiny_f32_spec(model::ModelArch arch, uint64_t seed) 
 class ModelHarness {
  public:
   explicit ModelHarness(const std::string& dir, memory::KvDtype kv = memory::KvDtype::kF32,
-                        int block_size = 4, uint64_t budget = uint64_t{4} << 30)
+                        int block_size = 4, uint64_t budget = uint64_t{4} << 30,
+                        backend::GemmPrecision gemm = backend::GemmPrecision::kAuto)
       : device_(budget) {
     model::RuntimeOptions o;
+    o.gemm_precision = gemm;
     o.model_dir = dir;
     o.kv_dtype = kv;
     o.block_size_tokens = block_size;

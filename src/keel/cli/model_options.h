@@ -30,11 +30,13 @@ struct ModelCliOptions {
   int block_size = 16;
   int threads = 0;          // 0 = the CPUs this process may use
   std::string isa;          // "" = the best this CPU has
+  std::string gemm_precision = "auto";  // backend::GemmPrecision
   int tp = 1;               // tensor-parallel ranks (serve, chat)
 };
 
 // Registers --model, --memory-limit, --kv-cache-fraction, --max-batch-tokens,
-// --max-context, --kv-dtype, --block-size, --threads, --isa on `cmd`.
+// --max-context, --kv-dtype, --block-size, --threads, --isa,
+// --gemm-precision on `cmd`.
 void add_model_options(CLI::App* cmd, ModelCliOptions& o);
 
 // Registers --tp on `cmd` (the commands that run the engine).

@@ -72,6 +72,7 @@ Result<Runtime> start_runtime(const RuntimeOptions& options, memory::Device& dev
                         options.isa ? Result<backend::Isa>(*options.isa) : backend::default_isa());
   ThreadPool* pool = options.pool != nullptr ? options.pool : &ThreadPool::global();
   KEEL_ASSIGN_OR_RETURN(backend::CpuKernels kernels, backend::CpuKernels::create(isa, pool));
+  kernels.set_gemm_precision(options.gemm_precision);
   KEEL_ASSIGN_OR_RETURN(ModelWeights weights,
                         load_weights(sources, checkpoint, device, options.progress));
   KEEL_ASSIGN_OR_RETURN(rt.model, Model::create(rt.config, std::move(weights), kernels, device,

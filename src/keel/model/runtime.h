@@ -44,6 +44,7 @@ struct RuntimeOptions {
   int block_size_tokens = 16;
   std::optional<memory::KvDtype> kv_dtype;  // default: the weights' dtype
   std::optional<backend::Isa> isa;          // default: backend::default_isa()
+  backend::GemmPrecision gemm_precision = backend::GemmPrecision::kAuto;
   ThreadPool* pool = nullptr;               // default: ThreadPool::global()
   LoadProgress progress;                    // weight copy progress
   // Tensor parallelism: start rank tp_rank's shard of a tp_size-way split

@@ -1,7 +1,8 @@
 // kAvx512Bf16 variant: kAvx512 plus a bf16 GEMM on vdpbf16ps (AVX512_BF16).
-// For bf16 weights and n_tokens >= kGemmMinTokens the activations are
-// rounded to bf16 once per call (to_bf16) and each vdpbf16ps multiplies 32
-// bf16 pairs into 16 f32 accumulators. Everything else is the kAvx512 code.
+// When the caller rounded x to bf16 (p.x_bf16: bf16 weights, or f16 weights
+// under GemmPrecision::kBf16) and n_tokens >= kGemmMinTokens, each vdpbf16ps
+// multiplies 32 bf16 pairs into 16 f32 accumulators; f16 weights are rounded
+// to bf16 per row block. Everything else is the kAvx512 code.
 #include <immintrin.h>
 
 #include <cmath>
@@ -91,25 +92,58 @@ constexpr int kT = 6;
 // K slice: 4 x 2048 + 6 x 2048 bf16 = 40 KiB per tile in L1.
 constexpr int64_t kBf16Kc = 2048;
 
+// Scratch owned by one call (raw new[]: no std:: templates in ISA TUs).
+struct Bf16Scratch {
+  explicit Bf16Scratch(int64_t n) : data(new uint16_t[static_cast<size_t>(n)]) {}
+  ~Bf16Scratch() { delete[] data; }
+  Bf16Scratch(const Bf16Scratch&) = delete;
+  Bf16Scratch& operator=(const Bf16Scratch&) = delete;
+  uint16_t* data;
+};
+
+// dst (kc) = src (kc) f16 rounded to bf16 (round to nearest even).
+void f16_row_to_bf16(const uint16_t* src, int64_t kc, uint16_t* dst) {
+  int64_t i = 0;
+  for (; i + 32 <= kc; i += 32) {
+    const __m512 lo = S::load_f16(src + i);
+    const __m512 hi = S::load_f16(src + i + 16);
+    _mm512_storeu_si512(dst + i, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
+  }
+  for (; i < kc; ++i) dst[i] = detail::scalar_f32_to_bf16(scalar_f16_to_f32(src[i]));
+}
+
 // Same blocking as gemm_rows (simd_impl.h): K slices, a row block of W kept
-// in L2 (32 x 2048 bf16 = 128 KiB), token blocks passing by.
+// in L2 (32 x 2048 bf16 = 128 KiB), token blocks passing by. f16 W (kBf16
+// precision) is rounded to bf16 one row block at a time into a scratch, once
+// per call, as gemm_rows converts to f32.
+template <DType D>
 void bf16_gemm_rows(const MatmulProblem& p, int64_t r0, int64_t r1) {
+  static_assert(D == DType::kBF16 || D == DType::kF16);
   const int64_t k = p.k;
   const int64_t kc_max = imin(k, kBf16Kc);
   int64_t tok_block = kGemmXBlockBytes / (kc_max * 2);
   tok_block = tok_block < kT ? kT : tok_block - tok_block % kT;
   const auto* w = static_cast<const uint16_t*>(p.w);
+  Bf16Scratch wb(D == DType::kBF16 ? 1 : kGemmRowBlock * kc_max);  // (row block, kc)
   for (int64_t kb = 0; kb < k; kb += kc_max) {
     const int64_t kc = imin(kc_max, k - kb);
     for (int64_t rb = r0; rb < r1; rb += kGemmRowBlock) {
       const int64_t re = imin(r1, rb + kGemmRowBlock);
+      const uint16_t* wblock = w + rb * k + kb;  // (re - rb, ldw)
+      int64_t ldw = k;
+      if constexpr (D == DType::kF16) {
+        for (int64_t rr = 0; rr < re - rb; ++rr) f16_row_to_bf16(wblock + rr * k, kc, wb.data + rr * kc);
+        wblock = wb.data;
+        ldw = kc;
+      }
       for (int64_t tb = 0; tb < p.n_tokens; tb += tok_block) {
         const int64_t te = imin(p.n_tokens, tb + tok_block);
         for (int64_t r = rb; r < re; r += kR) {
           const int64_t nr = imin(kR, re - r);
           for (int64_t t = tb; t < te; t += kT) {
-            Bf16TileArgs a{p.x_bf16 + t * k + kb, k, w + r * k + kb, k, kc, p.y + t * p.n + r, p.n,
-                           kb == 0 && p.bias ? p.bias + r : nullptr, kb != 0};
+            Bf16TileArgs a{p.x_bf16 + t * k + kb, k, wblock + (r - rb) * ldw, ldw, kc,
+                           p.y + t * p.n + r, p.n, kb == 0 && p.bias ? p.bias + r : nullptr,
+                           kb != 0};
             bf16_tile_any<kR, kT>(nr, imin(kT, te - t), a);
           }
         }
@@ -119,8 +153,9 @@ void bf16_gemm_rows(const MatmulProblem& p, int64_t r0, int64_t r1) {
 }
 
 void matmul_rows(const MatmulProblem& p, int64_t r0, int64_t r1) {
-  if (p.w_type == DType::kBF16 && p.x_bf16 != nullptr && p.n_tokens >= kGemmMinTokens) {
-    return bf16_gemm_rows(p, r0, r1);
+  if (p.x_bf16 != nullptr && p.n_tokens >= kGemmMinTokens) {
+    if (p.w_type == DType::kBF16) return bf16_gemm_rows<DType::kBF16>(p, r0, r1);
+    if (p.w_type == DType::kF16) return bf16_gemm_rows<DType::kF16>(p, r0, r1);
   }
   matmul_rows_impl<4, 4, 6>(p, r0, r1);
 }

@@ -21,6 +21,22 @@ Status check_not_null(const void* p, const char* name) {
 
 }  // namespace
 
+std::string_view gemm_precision_name(GemmPrecision p) {
+  switch (p) {
+    case GemmPrecision::kAuto: return "auto";
+    case GemmPrecision::kF32: return "f32";
+    case GemmPrecision::kBf16: return "bf16";
+  }
+  return "?";
+}
+
+Result<GemmPrecision> parse_gemm_precision(std::string_view name) {
+  for (GemmPrecision p : {GemmPrecision::kAuto, GemmPrecision::kF32, GemmPrecision::kBf16}) {
+    if (name == gemm_precision_name(p)) return p;
+  }
+  return InvalidArgumentError("unknown GEMM precision '{}': use auto, f32 or bf16", name);
+}
+
 Result<CpuKernels> CpuKernels::create(Isa isa, ThreadPool* pool) {
   KEEL_ASSIGN_OR_RETURN(const cpu::IsaKernels* table, cpu::isa_kernels(isa));
   return CpuKernels(table, pool);
@@ -53,7 +69,10 @@ Status CpuKernels::matmul(const float* x, int64_t n_tokens, const WeightView& w,
   // enough (a model passes its budgeted workspace), else per calling thread,
   // only ever grown.
   thread_local std::vector<uint16_t> own_scratch;
-  if (table_->wants_bf16_x && w.dtype == DType::kBF16 && n_tokens >= cpu::kGemmMinTokens) {
+  const bool bf16_products =
+      (w.dtype == DType::kBF16 && gemm_precision_ != GemmPrecision::kF32) ||
+      (w.dtype == DType::kF16 && gemm_precision_ == GemmPrecision::kBf16);
+  if (table_->wants_bf16_x && bf16_products && n_tokens >= cpu::kGemmMinTokens) {
     const auto need = static_cast<size_t>(n_tokens * w.cols);
     uint16_t* x_bf16 = bf16_scratch.data();
     if (bf16_scratch.size() < need) {

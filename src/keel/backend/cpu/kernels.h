@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "keel/backend/cpu/isa_kernels.h"
 #include "keel/backend/cpu_features.h"
@@ -39,6 +40,22 @@ struct WeightView {
   int64_t rows = 0;
   int64_t cols = 0;
 };
+
+// Products in the prefill GEMM (n_tokens >= 5) on a CPU with AVX512-BF16.
+//   kAuto: bf16 weights round x to bf16 and use vdpbf16ps; f16/f32 weights
+//          multiply in f32 (exact products of the stored weights).
+//   kF32:  every dtype multiplies in f32 (x never rounded).
+//   kBf16: bf16 and f16 weights use vdpbf16ps; f16 weights are rounded to
+//          bf16 per block as they are read (3 mantissa bits lost per weight,
+//          relative error <= 2^-9, like x's rounding), ~2x the f32 rate.
+//          f32 weights stay f32.
+// Without AVX512-BF16 every setting multiplies in f32. GEMV (decode) always
+// multiplies the stored weights in f32.
+enum class GemmPrecision { kAuto, kF32, kBf16 };
+
+std::string_view gemm_precision_name(GemmPrecision p);
+// "auto", "f32" or "bf16"; InvalidArgument naming the choices otherwise.
+Result<GemmPrecision> parse_gemm_precision(std::string_view name);
 
 struct AttentionArgs {
   const float* q = nullptr;  // (n_q_tokens, n_heads, head_dim), RoPE already applied
@@ -64,14 +81,18 @@ class CpuKernels {
   // Bound on the wait of one multithreaded call (default 60 s). A kernel that
   // overruns it returns DeadlineExceeded; its output is then unspecified.
   void set_call_timeout(std::chrono::milliseconds t) { call_timeout_ = t; }
+  // See GemmPrecision. Default kAuto.
+  void set_gemm_precision(GemmPrecision p) { gemm_precision_ = p; }
+  GemmPrecision gemm_precision() const { return gemm_precision_; }
 
   // y = x · Wᵀ + bias.
   //   x    (n_tokens, w.cols)
   //   bias (w.rows) or null
   //   y    (n_tokens, w.rows), must not overlap x
   // n_tokens < 5 streams W once (GEMV); otherwise blocked GEMM. On
-  // avx512bf16 with bf16 W and n_tokens >= 5, x is rounded to bf16 and the
-  // products use vdpbf16ps (f32 accumulation); the rounded copy goes to
+  // avx512bf16 with n_tokens >= 5 and bf16 W (or f16 W under kBf16), x is
+  // rounded to bf16 and the products use vdpbf16ps (f32 accumulation); the
+  // rounded copy goes to
   // `bf16_scratch` when it holds n_tokens * w.cols elements (else to a
   // per-thread buffer that only grows).
   Status matmul(const float* x, int64_t n_tokens, const WeightView& w, const float* bias,
@@ -112,6 +133,7 @@ class CpuKernels {
   const cpu::IsaKernels* table_;
   ThreadPool* pool_;
   std::chrono::milliseconds call_timeout_{60'000};
+  GemmPrecision gemm_precision_ = GemmPrecision::kAuto;
 };
 
 }  // namespace keel::backend
