@@ -92,15 +92,6 @@ constexpr int kT = 6;
 // K slice: 4 x 2048 + 6 x 2048 bf16 = 40 KiB per tile in L1.
 constexpr int64_t kBf16Kc = 2048;
 
-// Scratch owned by one call (raw new[]: no std:: templates in ISA TUs).
-struct Bf16Scratch {
-  explicit Bf16Scratch(int64_t n) : data(new uint16_t[static_cast<size_t>(n)]) {}
-  ~Bf16Scratch() { delete[] data; }
-  Bf16Scratch(const Bf16Scratch&) = delete;
-  Bf16Scratch& operator=(const Bf16Scratch&) = delete;
-  uint16_t* data;
-};
-
 // dst (kc) = src (kc) f16 rounded to bf16 (round to nearest even).
 void f16_row_to_bf16(const uint16_t* src, int64_t kc, uint16_t* dst) {
   int64_t i = 0;
@@ -124,7 +115,7 @@ void bf16_gemm_rows(const MatmulProblem& p, int64_t r0, int64_t r1) {
   int64_t tok_block = kGemmXBlockBytes / (kc_max * 2);
   tok_block = tok_block < kT ? kT : tok_block - tok_block % kT;
   const auto* w = static_cast<const uint16_t*>(p.w);
-  Bf16Scratch wb(D == DType::kBF16 ? 1 : kGemmRowBlock * kc_max);  // (row block, kc)
+  CallScratch<uint16_t> wb(D == DType::kBF16 ? 1 : kGemmRowBlock * kc_max);  // (row block, kc)
   for (int64_t kb = 0; kb < k; kb += kc_max) {
     const int64_t kc = imin(kc_max, k - kb);
     for (int64_t rb = r0; rb < r1; rb += kGemmRowBlock) {

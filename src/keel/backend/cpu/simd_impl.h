@@ -185,12 +185,13 @@ void gemv_rows(const MatmulProblem& p, int64_t r0, int64_t r1) {
 }
 
 // Scratch owned by one call (raw new[]: no std:: templates in ISA TUs).
-struct FloatScratch {
-  explicit FloatScratch(int64_t n) : data(new float[static_cast<size_t>(n)]) {}
-  ~FloatScratch() { delete[] data; }
-  FloatScratch(const FloatScratch&) = delete;
-  FloatScratch& operator=(const FloatScratch&) = delete;
-  float* data;
+template <typename T>
+struct CallScratch {
+  explicit CallScratch(int64_t n) : data(new T[static_cast<size_t>(n)]) {}
+  ~CallScratch() { delete[] data; }
+  CallScratch(const CallScratch&) = delete;
+  CallScratch& operator=(const CallScratch&) = delete;
+  T* data;
 };
 
 // GEMM blocking (GotoBLAS-like, for the dot-product tile):
@@ -212,7 +213,7 @@ void gemm_rows(const MatmulProblem& p, int64_t r0, int64_t r1) {
   const int64_t kc_max = imin(k, kGemmKc);
   int64_t tok_block = kGemmXBlockBytes / (kc_max * 4);
   tok_block = tok_block < T ? T : tok_block - tok_block % T;
-  FloatScratch wf(D == DType::kF32 ? 1 : kGemmRowBlock * kc_max);  // (row block, kc)
+  CallScratch<float> wf(D == DType::kF32 ? 1 : kGemmRowBlock * kc_max);  // (row block, kc)
   const int64_t elem = elem_bytes<D>();
   const char* w = static_cast<const char*>(p.w);
   for (int64_t kb = 0; kb < k; kb += kc_max) {
