@@ -40,15 +40,15 @@ void apply_merges_scan(const PairMap& merges, std::vector<uint32_t>& ids,
     }
     if (rank[best] == kNoRank) break;
     id[best] = merged[best];
-    // Drop symbol best+1 and pair entry best (recomputed below).
-    const size_t tail = n - best - 2;
-    std::memmove(id + best + 1, id + best + 2, tail * sizeof(uint32_t));
-    std::memmove(rank + best, rank + best + 1, tail * sizeof(uint32_t));
-    std::memmove(merged + best, merged + best + 1, tail * sizeof(uint32_t));
-    if constexpr (kLens) {
-      uint32_t* len = lens->data();
-      len[best] += len[best + 1];
-      std::memmove(len + best + 1, len + best + 2, tail * sizeof(uint32_t));
+    // Drop symbol best+1 and pair entry best (recomputed below). Tails are a
+    // few entries (words are short): one inlined loop beats three memmove
+    // calls, which were ~5 % of encode time.
+    if constexpr (kLens) (*lens)[best] += (*lens)[best + 1];
+    for (size_t j = best + 1; j + 1 < n; ++j) {
+      id[j] = id[j + 1];
+      rank[j - 1] = rank[j];
+      merged[j - 1] = merged[j];
+      if constexpr (kLens) (*lens)[j] = (*lens)[j + 1];
     }
     --n;
     if (best > 0) merges.prefetch(id[best - 1], id[best]);
