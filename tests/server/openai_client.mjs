@@ -2,28 +2,12 @@
 // FakeEngine (started by openai_client_test.cc). Usage:
 //   node openai_client.mjs <port> <path to node_modules/openai>
 // Prints one line per check; exits 1 on the first failure.
-import { pathToFileURL } from 'node:url';
 import assert from 'node:assert/strict';
 
+import { check, connect } from './openai_harness.mjs';
+
 const [port, modulePath] = process.argv.slice(2);
-const { default: OpenAI } = await import(pathToFileURL(`${modulePath}/index.mjs`).href);
-
-const client = new OpenAI({
-  baseURL: `http://127.0.0.1:${port}/v1`,
-  apiKey: 'test-key',
-  maxRetries: 0,
-  timeout: 15000,
-});
-
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log(`ok ${name}`);
-  } catch (e) {
-    console.log(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
-    process.exit(1);
-  }
-}
+const client = await connect(port, modulePath, { apiKey: 'test-key', timeout: 15000 });
 
 await check('models.list', async () => {
   const page = await client.models.list();
@@ -95,7 +79,7 @@ await check('error mid-stream throws', async () => {
 });
 
 await check('401 without the key', async () => {
-  const bad = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'wrong', maxRetries: 0 });
+  const bad = await connect(port, modulePath, { apiKey: 'wrong', timeout: 15000 });
   await assert.rejects(bad.models.list(), (e) => e.status === 401);
 });
 

@@ -4,23 +4,13 @@
 // Checks non-streaming and streaming greedy completions agree, then prints
 // the text as `TEXT <json string>` for the caller to compare with
 // engine::generate(). Exits 1 on the first failure.
-import { pathToFileURL } from 'node:url';
 import assert from 'node:assert/strict';
+
+import { check, connect } from './openai_harness.mjs';
 
 const [port, modulePath, model, prompt, maxTokensArg] = process.argv.slice(2);
 const maxTokens = Number(maxTokensArg);
-const { default: OpenAI } = await import(pathToFileURL(`${modulePath}/index.mjs`).href);
-const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'none', maxRetries: 0, timeout: 60000 });
-
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log(`ok ${name}`);
-  } catch (e) {
-    console.log(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
-    process.exit(1);
-  }
-}
+const client = await connect(port, modulePath);
 
 let text = null;
 let tokens = null;
