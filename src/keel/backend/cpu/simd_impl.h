@@ -128,8 +128,8 @@ inline void mm_tile_any(int64_t nr, int64_t nt, const TileArgs& a) {
 // is read strictly in memory order (one stream per thread; the hardware
 // prefetcher follows it across rows). Tiles that interleave several rows
 // read several short streams and reached only about half the bandwidth
-// (bench/README.md, "Decode GEMV"). Two accumulators per token hide the FMA
-// latency when T is 1.
+// (backend README, "Measured speed"). Two accumulators per token hide the
+// FMA latency when T is 1.
 template <DType D, int T>
 void gemv_rows_seq(const MatmulProblem& p, int64_t t0, int64_t r0, int64_t r1) {
   using F = typename S::F;
