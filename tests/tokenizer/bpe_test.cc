@@ -10,6 +10,7 @@
 #include "keel/tokenizer/factories.h"
 #include "keel/tokenizer/models/bpe.h"
 #include "keel/tokenizer/models/bpe_merge.h"
+#include "keel/tokenizer/pieces.h"
 
 namespace keel::tokenizer {
 namespace {
@@ -257,9 +258,10 @@ TEST(BpeTest, SparseIdsAndLookups) {
   EXPECT_EQ(m->vocab_size(), 2u);
 }
 
-// The scan and the heap merge loops must agree on every input, including
-// repeated ranks; words longer than kMergeScanMaxSymbols use the heap.
-TEST(BpeMergeTest, ScanAndHeapAgree) {
+// The scan, the heap and the batched (interleaved) merge loops must agree
+// on every input, including repeated ranks; words longer than
+// kMergeScanMaxSymbols use the heap and are not batched.
+TEST(BpeMergeTest, ScanHeapAndBatchAgree) {
   std::mt19937 rng(1234);
   for (int trial = 0; trial < 40; ++trial) {
     models_internal::PairMap merges;
@@ -273,6 +275,18 @@ TEST(BpeMergeTest, ScanAndHeapAgree) {
       merges.insert(l, r, {rank, next_id});
       ids.push_back(next_id++);
     }
+    models_internal::MergeBatch batch;
+    std::vector<std::vector<uint32_t>> batched_expected;
+    auto run_batch = [&] {
+      batch.run(merges);
+      ASSERT_EQ(batch.size(), batched_expected.size());
+      for (size_t k = 0; k < batch.size(); ++k) {
+        const std::vector<uint32_t> got(batch.result(k), batch.result(k) + batch.result_size(k));
+        ASSERT_EQ(got, batched_expected[k]) << "trial " << trial << " batched word " << k;
+      }
+      batch.clear();
+      batched_expected.clear();
+    };
     for (int w = 0; w < 30; ++w) {
       std::vector<uint32_t> word(1 + rng() % 150);
       for (auto& s : word) s = static_cast<uint32_t>(rng() % alphabet);
@@ -281,7 +295,42 @@ TEST(BpeMergeTest, ScanAndHeapAgree) {
       models_internal::apply_merges_scan(merges, a, scratch);
       models_internal::apply_merges_heap(merges, b, scratch);
       ASSERT_EQ(a, b) << "trial " << trial << " word " << w;
+      if (word.size() >= 2 && word.size() <= models_internal::kMergeScanMaxSymbols) {
+        batch.add(merges, word);
+        batched_expected.push_back(a);
+        if (batch.full()) run_batch();
+      }
     }
+    if (!batch.empty()) run_batch();
+  }
+}
+
+// tokenize_pieces defers pieces that need merging, merges them
+// MergeBatch::kMaxWords at a time and splices their ids back in place: the
+// result must equal tokenizing each piece alone, for lists with many such
+// pieces (several batches), repeats (cache hits after the first batch),
+// whole-vocabulary pieces, empty pieces and unmergeable letters in between.
+TEST(BpeTest, BatchedPiecesEqualPiecesAlone) {
+  auto m = model_from(kAbc);
+  ASSERT_NE(m, nullptr);
+  std::mt19937 rng(99);
+  const std::string letters = "abcd";  // 'd' is unknown: dropped (no unk_token)
+  for (int trial = 0; trial < 50; ++trial) {
+    PieceList pieces;
+    Ids expected;
+    const int n = 1 + static_cast<int>(rng() % 60);
+    for (int k = 0; k < n; ++k) {
+      std::string piece(rng() % 9, 'a');
+      for (char& c : piece) c = letters[rng() % letters.size()];
+      if (rng() % 5 == 0) piece = "ab";  // a whole-vocabulary piece
+      pieces.add_copy(piece, 0, 0);
+      const Ids alone = ids_of(*m, piece);
+      expected.insert(expected.end(), alone.begin(), alone.end());
+    }
+    Ids got = {42};  // tokenize_pieces appends
+    ASSERT_TRUE(m->tokenize_pieces(pieces, got).ok());
+    expected.insert(expected.begin(), 42);
+    ASSERT_EQ(got, expected) << "trial " << trial;
   }
 }
 

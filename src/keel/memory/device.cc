@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "keel/core/huge_pages.h"
 #include "keel/memory/bytes.h"
 #include "keel/memory/system_memory.h"
 
@@ -39,27 +40,6 @@ void DeviceBuffer::reset() {
 
 namespace {
 
-uint64_t huge_rounded(uint64_t bytes) {
-  return (bytes + CpuDevice::kHugePageBytes - 1) / CpuDevice::kHugePageBytes *
-         CpuDevice::kHugePageBytes;
-}
-
-// `bytes` rounded up to 2 MiB, at a 2 MiB-aligned address, advised as huge
-// pages (a hint: without THP it is ordinary memory). Null on failure.
-void* map_huge(uint64_t bytes) {
-  const uint64_t size = huge_rounded(bytes);
-  const uint64_t span = size + CpuDevice::kHugePageBytes;  // room to align
-  void* raw = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) return nullptr;
-  const auto base = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t aligned = (base + CpuDevice::kHugePageBytes - 1) & ~(CpuDevice::kHugePageBytes - 1);
-  if (aligned > base) ::munmap(raw, aligned - base);
-  const uintptr_t end = base + span;
-  if (end > aligned + size) ::munmap(reinterpret_cast<void*>(aligned + size), end - aligned - size);
-  ::madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);
-  return reinterpret_cast<void*>(aligned);
-}
-
 // Commits every page of a fresh mapping (the kernel zeroes them once);
 // MADV_POPULATE_WRITE needs Linux 5.14, older kernels get the memset.
 void commit_pages(void* p, uint64_t bytes) {
@@ -69,7 +49,7 @@ void commit_pages(void* p, uint64_t bytes) {
   if (::madvise(p, huge_rounded(bytes), MADV_POPULATE_WRITE) != 0) std::memset(p, 0, bytes);
 }
 
-void unmap_huge(void* p, uint64_t bytes) { ::munmap(p, huge_rounded(bytes)); }
+void unmap_huge_buffer(void* p, uint64_t bytes) { unmap_huge(p, bytes); }
 
 }  // namespace
 
@@ -112,7 +92,7 @@ Result<DeviceBuffer> CpuDevice::allocate(uint64_t bytes, std::string_view what) 
     std::memset(data, 0, rounded);
   }
   return DeviceBuffer(data, bytes, std::move(reservation),
-                      huge ? &unmap_huge : [](void* p, uint64_t) { std::free(p); });
+                      huge ? &unmap_huge_buffer : [](void* p, uint64_t) { std::free(p); });
 }
 
 }  // namespace keel::memory

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "keel/core/huge_pages.h"
 #include "keel/core/result.h"
 #include "keel/memory/budget.h"
 
@@ -81,7 +82,7 @@ class Device {
 class CpuDevice final : public Device {
  public:
   static constexpr uint64_t kAlignmentBytes = 64;  // a cache line; AVX-512 loads
-  static constexpr uint64_t kHugePageBytes = uint64_t{2} << 20;
+  static constexpr uint64_t kHugePageBytes = keel::kHugePageBytes;
   static constexpr uint64_t kHugePageThresholdBytes = uint64_t{4} << 20;
 
   explicit CpuDevice(uint64_t budget_limit_bytes) : budget_(budget_limit_bytes, "cpu") {}

@@ -14,6 +14,7 @@ namespace keel::tokenizer {
 namespace {
 
 using models_internal::BpeModel;
+using models_internal::PieceCache;
 using models_internal::kNoId;
 using models_internal::kShortcutBit;
 
@@ -35,6 +36,8 @@ struct Scratch {
   std::vector<uint32_t> raw_at;  // offsets mode, byte-level: HF byte -> raw byte
   models_internal::MergeScratch merge;
   std::string text;
+  models_internal::MergeBatch batch;
+  std::vector<models_internal::DeferredPiece> deferred;
 };
 
 Scratch& scratch() {
@@ -183,6 +186,86 @@ Status BpeModel::initial_symbols_affixed(std::string_view piece, std::vector<uin
     if constexpr (kLens) lens->push_back(st.pending_len);
   }
   return OkStatus();
+}
+
+Status BpeModel::tokenize_pieces(const PieceList& pieces, std::vector<uint32_t>& ids) const {
+  constexpr size_t kAhead = 16, kCheck = 8;
+  auto& cache = PieceCache::local();
+  Scratch& s = scratch();
+  s.batch.clear();
+  s.deferred.clear();
+  uint64_t hashes[kAhead];
+  const size_t n = pieces.spans.size();
+  auto prepare = [&](size_t i) {
+    const Span& sp = pieces.spans[i];
+    const uint64_t h = hash_bytes(pieces.bytes.data() + sp.offset, sp.length);
+    hashes[i % kAhead] = h;
+    cache.prefetch(h);
+  };
+  auto check = [&](size_t i) {
+    const uint64_t h = hashes[i % kAhead];
+    if (!cache.may_hit(cache_id_, h)) encode_map_.prefetch(h);
+  };
+  for (size_t i = 0; i < std::min(n, kAhead); ++i) prepare(i);
+  for (size_t i = 0; i < std::min(n, kCheck); ++i) check(i);
+  for (size_t i = 0; i < n; ++i) {
+    const Span& sp = pieces.spans[i];
+    const uint64_t h = hashes[i % kAhead];
+    if (i + kAhead < n) prepare(i + kAhead);
+    if (i + kCheck < n) check(i + kCheck);
+    if (sp.length == 0) continue;
+    const std::string_view piece = pieces.view(sp);
+    if (cuts_enabled_ && piece.size() >= kCutMinBytes) {
+      KEEL_RETURN_IF_ERROR(tokenize_cut(piece, ids));
+      continue;
+    }
+    if (cache.lookup(cache_id_, h, piece, ids)) continue;
+    if (const auto v = encode_map_.find_hashed(piece, h); v && (*v & kShortcutBit)) {
+      ids.push_back(*v & ~kShortcutBit);
+      cache.store(cache_id_, h, piece, &ids.back(), 1);
+      continue;
+    }
+    s.symbols.clear();
+    KEEL_RETURN_IF_ERROR(initial_symbols<false>(piece, s.symbols, nullptr));
+    if (s.symbols.size() < 2 || s.symbols.size() > models_internal::kMergeScanMaxSymbols) {
+      const size_t first = ids.size();
+      models_internal::apply_merges(merges_, s.symbols, s.merge);
+      ids.insert(ids.end(), s.symbols.begin(), s.symbols.end());
+      cache.store(cache_id_, h, piece, ids.data() + first, ids.size() - first);
+      continue;
+    }
+    s.batch.add(merges_, s.symbols);
+    s.deferred.push_back(DeferredPiece{piece, h, ids.size()});
+    if (s.batch.full()) flush_deferred(cache, s.deferred, s.batch, ids);
+  }
+  if (!s.batch.empty()) flush_deferred(cache, s.deferred, s.batch, ids);
+  return OkStatus();
+}
+
+void BpeModel::flush_deferred(PieceCache& cache, std::vector<DeferredPiece>& deferred,
+                              models_internal::MergeBatch& batch,
+                              std::vector<uint32_t>& ids) const {
+  batch.run(merges_);
+  size_t extra = 0;
+  for (size_t w = 0; w < batch.size(); ++w) extra += batch.result_size(w);
+  // Open the gaps from the back: word w's ids go at deferred[w].at plus the
+  // sizes of the words before it; the ids between gaps move as blocks.
+  const size_t old_size = ids.size();
+  ids.resize(old_size + extra);
+  size_t end = old_size;
+  for (size_t w = batch.size(); w-- > 0;) {
+    const size_t at = deferred[w].at, len = batch.result_size(w);
+    extra -= len;
+    std::copy_backward(ids.begin() + static_cast<ptrdiff_t>(at),
+                       ids.begin() + static_cast<ptrdiff_t>(end),
+                       ids.begin() + static_cast<ptrdiff_t>(end + extra + len));
+    std::copy(batch.result(w), batch.result(w) + len,
+              ids.begin() + static_cast<ptrdiff_t>(at + extra));
+    cache.store(cache_id_, deferred[w].hash, deferred[w].piece, batch.result(w), len);
+    end = at;
+  }
+  batch.clear();
+  deferred.clear();
 }
 
 Status BpeModel::tokenize_merging(std::string_view piece, std::vector<uint32_t>& ids) const {

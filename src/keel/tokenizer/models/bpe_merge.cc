@@ -16,48 +16,86 @@ bool lower_priority(const MergeScratch::Candidate& a, const MergeScratch::Candid
 }  // namespace
 
 template <bool kLens>
-void apply_merges_scan(const PairMap& merges, std::vector<uint32_t>& ids,
-                       std::vector<uint32_t>* lens, MergeScratch& scratch) {
-  size_t n = ids.size();
-  if (n < 2) return;
-  scratch.ranks.resize(n);
-  scratch.merged.resize(n);
-  uint32_t* id = ids.data();
-  uint32_t* rank = scratch.ranks.data();      // rank[i]: pair (id[i], id[i+1]); n-1 entries
-  uint32_t* merged = scratch.merged.data();
-  auto lookup = [&](size_t i) {
+void ScanWord<kLens>::start(const PairMap& merges) {
+  lo = 0;
+  hi = n - 1;
+  // The table is large and the lookups independent: load all slots at once.
+  for (size_t i = lo; i < hi; ++i) merges.prefetch(id[i], id[i + 1]);
+}
+
+template <bool kLens>
+bool ScanWord<kLens>::step(const PairMap& merges) {
+  for (size_t i = lo; i < hi; ++i) {
     const MergeInfo* m = merges.find(id[i], id[i + 1]);
     rank[i] = m ? m->rank : kNoRank;
     merged[i] = m ? m->merged_id : 0;
-  };
-  // The table is large and the lookups independent: load all slots at once.
-  for (size_t i = 0; i + 1 < n; ++i) merges.prefetch(id[i], id[i + 1]);
-  for (size_t i = 0; i + 1 < n; ++i) lookup(i);
-  while (n > 1) {
-    size_t best = 0;
-    for (size_t i = 1; i + 1 < n; ++i) {
-      if (rank[i] < rank[best]) best = i;
-    }
-    if (rank[best] == kNoRank) break;
-    id[best] = merged[best];
-    // Drop symbol best+1 and pair entry best (recomputed below). Tails are a
-    // few entries (words are short): one inlined loop beats three memmove
-    // calls, which were ~5 % of encode time.
-    if constexpr (kLens) (*lens)[best] += (*lens)[best + 1];
-    for (size_t j = best + 1; j + 1 < n; ++j) {
-      id[j] = id[j + 1];
-      rank[j - 1] = rank[j];
-      merged[j - 1] = merged[j];
-      if constexpr (kLens) (*lens)[j] = (*lens)[j + 1];
-    }
-    --n;
-    if (best > 0) merges.prefetch(id[best - 1], id[best]);
-    if (best + 1 < n) merges.prefetch(id[best], id[best + 1]);
-    if (best > 0) lookup(best - 1);
-    if (best + 1 < n) lookup(best);
   }
-  ids.resize(n);
-  if constexpr (kLens) lens->resize(n);
+  lo = hi = 0;
+  if (n < 2) return false;
+  size_t best = 0;
+  for (size_t i = 1; i + 1 < n; ++i) {
+    if (rank[i] < rank[best]) best = i;
+  }
+  if (rank[best] == kNoRank) return false;
+  id[best] = merged[best];
+  // Drop symbol best+1 and pair entry best (looked up again next step).
+  // Tails are a few entries (words are short): one inlined loop beats three
+  // memmove calls, which were ~5 % of encode time.
+  if constexpr (kLens) lens[best] += lens[best + 1];
+  for (size_t j = best + 1; j + 1 < n; ++j) {
+    id[j] = id[j + 1];
+    rank[j - 1] = rank[j];
+    merged[j - 1] = merged[j];
+    if constexpr (kLens) lens[j] = lens[j + 1];
+  }
+  --n;
+  lo = best > 0 ? best - 1 : 0;
+  hi = best + 1 < n ? best + 1 : best;
+  for (size_t i = lo; i < hi; ++i) merges.prefetch(id[i], id[i + 1]);
+  return true;
+}
+
+template struct ScanWord<false>;
+template struct ScanWord<true>;
+
+template <bool kLens>
+void apply_merges_scan(const PairMap& merges, std::vector<uint32_t>& ids,
+                       std::vector<uint32_t>* lens, MergeScratch& scratch) {
+  if (ids.size() < 2) return;
+  scratch.ranks.resize(ids.size());
+  scratch.merged.resize(ids.size());
+  ScanWord<kLens> w{ids.data(), scratch.ranks.data(), scratch.merged.data(),
+                    kLens ? lens->data() : nullptr, ids.size()};
+  w.start(merges);
+  while (w.step(merges)) {
+  }
+  ids.resize(w.n);
+  if constexpr (kLens) lens->resize(w.n);
+}
+
+void MergeBatch::add(const PairMap& merges, const std::vector<uint32_t>& ids) {
+  Storage& st = storage_[count_];
+  std::copy(ids.begin(), ids.end(), st.id);
+  ScanWord<false>& w = words_[count_++];
+  w = ScanWord<false>{st.id, st.rank, st.merged, nullptr, ids.size()};
+  w.start(merges);
+}
+
+void MergeBatch::run(const PairMap& merges) {
+  // Round-robin over the words still merging; a finished word is swapped
+  // out of the active list.
+  size_t active[kMaxWords];
+  size_t num_active = count_;
+  for (size_t w = 0; w < count_; ++w) active[w] = w;
+  while (num_active > 0) {
+    for (size_t k = 0; k < num_active;) {
+      if (words_[active[k]].step(merges)) {
+        ++k;
+      } else {
+        active[k] = active[--num_active];
+      }
+    }
+  }
 }
 
 template <bool kLens>

@@ -33,6 +33,57 @@ struct MergeScratch {
 // Words up to this many symbols use the scan.
 inline constexpr size_t kMergeScanMaxSymbols = 64;
 
+// The scan's state for one word, in caller-owned arrays: id[n] symbols,
+// rank[n - 1] and merged[n - 1] for each adjacent pair (rank[i] is the pair
+// id[i], id[i + 1]), and with kLens lens[n]. Pair entries [lo, hi) are not
+// looked up yet: step() looks them up, merges the best pair, and leaves the
+// (at most two) pairs around the merged symbol pending with their table
+// slots prefetched. Each step's lookups depend on the step before, so one
+// word waits a memory latency per merge; MergeBatch runs several words'
+// steps in turn so that those waits overlap.
+template <bool kLens>
+struct ScanWord {
+  uint32_t* id;
+  uint32_t* rank;
+  uint32_t* merged;
+  uint32_t* lens;  // kLens only
+  size_t n;
+  size_t lo = 0, hi = 0;
+
+  // Marks every pair pending and prefetches their slots.
+  void start(const PairMap& merges);
+  // One merge; false (and nothing changed) when no adjacent pair merges.
+  bool step(const PairMap& merges);
+};
+
+// The merges of up to kMaxWords words of 2..kMergeScanMaxSymbols symbols,
+// run in lockstep (round-robin steps). Results equal apply_merges_scan's.
+// Add words, run(), read result(w), clear(). Not thread-safe: one per thread.
+class MergeBatch {
+ public:
+  static constexpr size_t kMaxWords = 8;
+
+  bool full() const { return count_ == kMaxWords; }
+  bool empty() const { return count_ == 0; }
+  size_t size() const { return count_; }
+  // Copies the word in and starts its table loads; requires !full() and
+  // 2 <= ids.size() <= kMergeScanMaxSymbols.
+  void add(const PairMap& merges, const std::vector<uint32_t>& ids);
+  void run(const PairMap& merges);
+  const uint32_t* result(size_t w) const { return words_[w].id; }
+  size_t result_size(size_t w) const { return words_[w].n; }
+  void clear() { count_ = 0; }
+
+ private:
+  struct Storage {
+    uint32_t id[kMergeScanMaxSymbols], rank[kMergeScanMaxSymbols],
+        merged[kMergeScanMaxSymbols];
+  };
+  Storage storage_[kMaxWords];
+  ScanWord<false> words_[kMaxWords];
+  size_t count_ = 0;
+};
+
 // With `lens` (one per symbol; offsets mode), a merged symbol's length is
 // the sum of its parts' (kLens = true); the merges are the same.
 template <bool kLens>

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "keel/tokenizer/models/bpe.h"
+#include "keel/tokenizer/models/bpe_merge.h"
 #include "keel/tokenizer/models/flat_tables.h"
 #include "keel/tokenizer/models/piece_cache.h"
 #include "keel/tokenizer/models/vocab_table.h"
@@ -19,6 +20,15 @@ namespace keel::tokenizer::models_internal {
 constexpr uint32_t kNoId = UINT32_MAX;
 // Set on an encode-map value when tokenizing the key yields exactly that id.
 constexpr uint32_t kShortcutBit = 1u << 31;
+
+// A piece deferred by BpeModel::tokenize_pieces, to be merged in a
+// MergeBatch: its ids go at `at` in the output (an index before later
+// pieces' ids).
+struct DeferredPiece {
+  std::string_view piece;
+  uint64_t hash;
+  size_t at;
+};
 
 class BpeModel final : public VocabModel {
  public:
@@ -34,39 +44,10 @@ class BpeModel final : public VocabModel {
   // tokenizing it; kCheck pieces before, when that entry does not look like a
   // hit, also prefetches the piece's encode-map slot (prefetching the map for
   // every piece, most of which hit the cache, spent memory bandwidth on
-  // useless misses in a table of several MiB).
-  Status tokenize_pieces(const PieceList& pieces, std::vector<uint32_t>& ids) const override {
-    constexpr size_t kAhead = 8, kCheck = 4;
-    auto& cache = models_internal::PieceCache::local();
-    uint64_t hashes[kAhead];
-    const size_t n = pieces.spans.size();
-    auto prepare = [&](size_t i) {
-      const Span& s = pieces.spans[i];
-      const uint64_t h = models_internal::hash_bytes(pieces.bytes.data() + s.offset, s.length);
-      hashes[i % kAhead] = h;
-      cache.prefetch(h);
-    };
-    auto check = [&](size_t i) {
-      const uint64_t h = hashes[i % kAhead];
-      if (!cache.may_hit(cache_id_, h)) encode_map_.prefetch(h);
-    };
-    for (size_t i = 0; i < std::min(n, kAhead); ++i) prepare(i);
-    for (size_t i = 0; i < std::min(n, kCheck); ++i) check(i);
-    for (size_t i = 0; i < n; ++i) {
-      const Span& s = pieces.spans[i];
-      const uint64_t h = hashes[i % kAhead];
-      if (i + kAhead < n) prepare(i + kAhead);
-      if (i + kCheck < n) check(i + kCheck);
-      if (s.length == 0) continue;
-      const std::string_view piece = pieces.view(s);
-      if (cuts_enabled_ && piece.size() >= kCutMinBytes) {
-        KEEL_RETURN_IF_ERROR(tokenize_cut(piece, ids));
-      } else {
-        KEEL_RETURN_IF_ERROR(tokenize_hashed(cache, piece, h, ids));
-      }
-    }
-    return OkStatus();
-  }
+  // useless misses in a table of several MiB). Pieces that need merging are
+  // deferred and merged MergeBatch::kMaxWords at a time (their lookups
+  // overlap), then spliced into place.
+  Status tokenize_pieces(const PieceList& pieces, std::vector<uint32_t>& ids) const override;
 
   Status tokenize_one(std::string_view piece, std::vector<uint32_t>& ids) const {
     if (piece.empty()) return OkStatus();
@@ -136,6 +117,10 @@ class BpeModel final : public VocabModel {
     if (a < 128 && b < 128) return ascii_pair_bits_[a][b];
     return other_pairs_.contains((uint64_t{a} << 32) | b);
   }
+
+  // Merges the deferred pieces, inserts their ids and caches them.
+  void flush_deferred(models_internal::PieceCache& cache, std::vector<DeferredPiece>& deferred,
+                      models_internal::MergeBatch& batch, std::vector<uint32_t>& ids) const;
 
   // Tokenizes without the whole-piece shortcut.
   Status tokenize_merging(std::string_view piece, std::vector<uint32_t>& ids) const;

@@ -24,6 +24,9 @@
 #include <string_view>
 #include <vector>
 
+#include "keel/core/huge_pages.h"
+#include "keel/core/prefetch.h"
+
 namespace keel::tokenizer::models_internal {
 
 // A process-unique id for a model instance (never 0), shared by all caches.
@@ -42,15 +45,25 @@ class BasicPieceCache {
 
   // This thread's cache, allocated on first use: only the pointer is in
   // static TLS, so threads that never tokenize pay nothing.
+  // The cache is probed at random, so it lives on a huge page (one TLB
+  // entry instead of 256).
   static BasicPieceCache& local() {
-    thread_local std::unique_ptr<BasicPieceCache> cache;
-    if (cache == nullptr) [[unlikely]] cache = std::make_unique<BasicPieceCache>();
+    struct Free {
+      void operator()(BasicPieceCache* c) const {
+        c->~BasicPieceCache();
+        HugePageAllocator<BasicPieceCache>().deallocate(c, 1);
+      }
+    };
+    thread_local std::unique_ptr<BasicPieceCache, Free> cache;
+    if (cache == nullptr) [[unlikely]] {
+      cache.reset(new (HugePageAllocator<BasicPieceCache>().allocate(1)) BasicPieceCache());
+    }
     return *cache;
   }
 
   // Starts loading the entry for `hash` (lookups are memory-latency bound;
   // callers that know their next keys prefetch a few ahead).
-  void prefetch(uint64_t hash) const { __builtin_prefetch(&entries_[hash & (kEntries - 1)]); }
+  void prefetch(uint64_t hash) const { keel::prefetch(&entries_[hash & (kEntries - 1)]); }
 
   // Whether the entry for `hash` belongs to `model` and has that hash (a
   // hit, but for the key comparison): a cheap guess made after prefetch().
