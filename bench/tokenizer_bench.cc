@@ -10,7 +10,8 @@
 //       keel_nt   encode_batch(all documents) on the global thread pool
 //       spm_cpp   sentencepiece::SentencePieceProcessor::Encode each document
 // mbps = corpus UTF-8 bytes / 1e6 / median seconds over --reps runs, after a
-// warm-up on ~5% of the documents. No special tokens are added. cpu_s: each
+// warm-up on ~5% of the documents; keel reloads its tokenizer (untimed)
+// before each run, so its per-thread piece caches start cold. No special tokens are added. cpu_s: each
 // run's process CPU seconds (all threads), steadier than wall time on a
 // shared machine.
 // With --spm-model, keel is also measured on that .model (NAME "<file>").
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,8 +77,10 @@ bool load_corpus(const std::string& path, Corpus& corpus) {
 // A run encodes `docs` and returns the number of tokens, or -1 on error.
 using Run = std::function<long(const std::vector<std::string>& docs)>;
 
+// `fresh` (untimed) runs before each rep: keel reloads its tokenizer there.
 bool measure(const Corpus& corpus, int reps, const std::string& tokenizer,
-             const std::string& impl, int threads, const Run& run) {
+             const std::string& impl, int threads, const Run& run,
+             const std::function<bool()>& fresh = [] { return true; }) {
   if (run(corpus.warm_docs) < 0) return false;
   auto cpu_now = [] {
     timespec ts{};
@@ -86,6 +90,7 @@ bool measure(const Corpus& corpus, int reps, const std::string& tokenizer,
   std::vector<double> runs_s, cpu_s;
   long tokens = 0;
   for (int r = 0; r < reps; ++r) {
+    if (!fresh()) return false;
     const double c0 = cpu_now();
     auto t0 = std::chrono::steady_clock::now();
     tokens = run(corpus.docs);
@@ -109,14 +114,24 @@ bool measure(const Corpus& corpus, int reps, const std::string& tokenizer,
   return true;
 }
 
+// Every rep encodes with a freshly loaded tokenizer: piece-cache entries
+// belong to one model instance, so each rep starts cold and a repeated
+// corpus measures new text, not the previous rep's memo (a cache as large
+// as the corpus's distinct words would otherwise look arbitrarily fast).
 bool bench_keel(const Corpus& corpus, int reps, const std::string& name, const std::string& path) {
-  auto loaded = Tokenizer::from_path(path);
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "tokenizer_bench: %s: %s\n", path.c_str(),
-                 loaded.status().to_string().c_str());
-    return false;
-  }
-  const Tokenizer tok = std::move(loaded).value();
+  std::optional<Tokenizer> tok;
+  auto load = [&] {
+    tok.reset();
+    auto loaded = Tokenizer::from_path(path);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "tokenizer_bench: %s: %s\n", path.c_str(),
+                   loaded.status().to_string().c_str());
+      return false;
+    }
+    tok.emplace(std::move(loaded).value());
+    return true;
+  };
+  if (!load()) return false;
   // libsentencepiece never matches control symbols written in the text, so
   // compare like with like on .model files.
   keel::tokenizer::EncodeOptions opts;
@@ -125,7 +140,7 @@ bool bench_keel(const Corpus& corpus, int reps, const std::string& name, const s
   bool ok = measure(corpus, reps, name, "keel_1t", 1, [&](const std::vector<std::string>& docs) {
     long n = 0;
     for (const std::string& d : docs) {
-      auto enc = tok.encode(d, opts);
+      auto enc = tok->encode(d, opts);
       if (!enc.ok()) {
         std::fprintf(stderr, "tokenizer_bench: %s\n", enc.status().to_string().c_str());
         return -1L;
@@ -133,11 +148,11 @@ bool bench_keel(const Corpus& corpus, int reps, const std::string& name, const s
       n += static_cast<long>(enc->ids.size());
     }
     return n;
-  });
+  }, load);
   int threads = keel::ThreadPool::global().num_threads();
   ok = ok && measure(corpus, reps, name, "keel_nt", threads,
                      [&](const std::vector<std::string>& docs) {
-                       auto all = tok.encode_batch(docs, opts, keel::Deadline::after(
+                       auto all = tok->encode_batch(docs, opts, keel::Deadline::after(
                                                                    std::chrono::minutes(10)));
                        if (!all.ok()) {
                          std::fprintf(stderr, "tokenizer_bench: %s\n",
@@ -147,7 +162,7 @@ bool bench_keel(const Corpus& corpus, int reps, const std::string& name, const s
                        long n = 0;
                        for (const auto& ids : *all) n += static_cast<long>(ids.size());
                        return n;
-                     });
+                     }, load);
   return ok;
 }
 

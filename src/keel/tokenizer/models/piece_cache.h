@@ -3,8 +3,10 @@
 // Real text repeats its words, and a hit here touches one cache line or two
 // instead of the model's large hash tables (a miss costs a merge, ~2 us of
 // lookups in a table of several MiB for Llama 3, so the cache is sized to
-// keep a corpus's common words: 16384 entries rather than 4096 cut Llama 3's
-// merges on the bench corpus by a third). Direct-mapped on the piece's
+// keep a corpus's common words: on the 10 MB bench corpus (102k distinct
+// pieces in 2.44M), one cold pass misses 7.8 % of pieces with 16384
+// entries, 6.4 % with 32768 and 5.4 % with 65536; 32768 entries fill one
+// 2 MiB huge page). Direct-mapped on the piece's
 // 64-bit hash; an entry stores its key inline, so only pieces of at most
 // kMaxKeyBytes with at most kMaxIds ids are cached. Entries carry the owning
 // model's unique id, so one thread's cache serves many models without mixing
@@ -114,7 +116,7 @@ class BasicPieceCache {
   std::array<Entry, kEntries> entries_{};
 };
 
-using PieceCache = BasicPieceCache<26, 6, 16384>;      // 1 MiB per thread
+using PieceCache = BasicPieceCache<26, 6, 32768>;      // 2 MiB per thread: one huge page
 using LongPieceCache = BasicPieceCache<66, 12, 4096>;  // 512 KiB per thread
 
 }  // namespace keel::tokenizer::models_internal
