@@ -115,7 +115,7 @@ void bf16_gemm_rows(const MatmulProblem& p, int64_t r0, int64_t r1) {
   int64_t tok_block = kGemmXBlockBytes / (kc_max * 2);
   tok_block = tok_block < kT ? kT : tok_block - tok_block % kT;
   const auto* w = static_cast<const uint16_t*>(p.w);
-  CallScratch<uint16_t> wb(D == DType::kBF16 ? 1 : kGemmRowBlock * kc_max);  // (row block, kc)
+  StackScratch<uint16_t, D == DType::kBF16 ? 1 : kGemmRowBlock * kBf16Kc> wb;  // (row block, kc)
   for (int64_t kb = 0; kb < k; kb += kc_max) {
     const int64_t kc = imin(kc_max, k - kb);
     for (int64_t rb = r0; rb < r1; rb += kGemmRowBlock) {

@@ -184,14 +184,13 @@ void gemv_rows(const MatmulProblem& p, int64_t r0, int64_t r1) {
   }
 }
 
-// Scratch owned by one call (raw new[]: no std:: templates in ISA TUs).
-template <typename T>
-struct CallScratch {
-  explicit CallScratch(int64_t n) : data(new T[static_cast<size_t>(n)]) {}
-  ~CallScratch() { delete[] data; }
-  CallScratch(const CallScratch&) = delete;
-  CallScratch& operator=(const CallScratch&) = delete;
-  T* data;
+// A GEMM call's conversion scratch for one row block, on the calling
+// thread's stack (at most 128 KiB): the hot path allocates nothing, and the
+// size is fixed by the blocking constants, not by the problem. N = 1 where
+// no conversion is needed.
+template <typename T, int64_t N>
+struct StackScratch {
+  alignas(64) T data[N];
 };
 
 // GEMM blocking (GotoBLAS-like, for the dot-product tile):
@@ -213,7 +212,7 @@ void gemm_rows(const MatmulProblem& p, int64_t r0, int64_t r1) {
   const int64_t kc_max = imin(k, kGemmKc);
   int64_t tok_block = kGemmXBlockBytes / (kc_max * 4);
   tok_block = tok_block < T ? T : tok_block - tok_block % T;
-  CallScratch<float> wf(D == DType::kF32 ? 1 : kGemmRowBlock * kc_max);  // (row block, kc)
+  StackScratch<float, D == DType::kF32 ? 1 : kGemmRowBlock * kGemmKc> wf;  // (row block, kc)
   const int64_t elem = elem_bytes<D>();
   const char* w = static_cast<const char*>(p.w);
   for (int64_t kb = 0; kb < k; kb += kc_max) {
