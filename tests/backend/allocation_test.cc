@@ -5,36 +5,13 @@
 // operator new to count.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <vector>
 
 #include "backend_test_util.h"
+#include "common/allocation_counter.h"
 #include "keel/backend/cpu/kernels.h"
 #include "keel/backend/cpu_features.h"
 #include "keel/core/thread_pool.h"
-
-// GCC cannot see that the replaced new and delete below pair malloc with
-// free, and warns at every inlined delete in this file.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace keel::backend {
 namespace {
@@ -57,17 +34,19 @@ TEST(KernelAllocationTest, MatmulDoesNotAllocateAfterWarmUp) {
         for (GemmPrecision prec : {GemmPrecision::kAuto, GemmPrecision::kF32, GemmPrecision::kBf16}) {
           kernels->set_gemm_precision(prec);
           for (const Shape& s : shapes) {
+            const long before_inputs = keel::testing::allocations();
             const auto x = random_floats(static_cast<size_t>(s.n_tokens * s.k), 1);  // (T, k)
+            ASSERT_GT(keel::testing::allocations(), before_inputs);  // the counter works
             const auto w = make_typed(random_floats(static_cast<size_t>(s.n * s.k), 2), dtype);
             std::vector<float> y(static_cast<size_t>(s.n_tokens * s.n));  // (T, n)
             std::vector<uint16_t> bf16(static_cast<size_t>(s.n_tokens * s.k));  // (T, k)
             const WeightView wv{w.data(), dtype, s.n, s.k};
             ASSERT_TRUE(kernels->matmul(x.data(), s.n_tokens, wv, nullptr, y.data(), bf16).ok());
-            const long before = g_allocations.load();
+            const long before = keel::testing::allocations();
             for (int rep = 0; rep < 3; ++rep) {
               ASSERT_TRUE(kernels->matmul(x.data(), s.n_tokens, wv, nullptr, y.data(), bf16).ok());
             }
-            EXPECT_EQ(g_allocations.load() - before, 0)
+            EXPECT_EQ(keel::testing::allocations() - before, 0)
                 << isa_name(isa) << " " << dtype_name(dtype) << " "
                 << gemm_precision_name(prec) << (p ? " pool" : " 1 thread") << " T=" << s.n_tokens
                 << " k=" << s.k << " n=" << s.n;
