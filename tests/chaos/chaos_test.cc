@@ -45,7 +45,7 @@ TEST_F(ChaosTest, KvBlockAllocationFailuresPreemptAndRecover) {
 
 TEST_F(ChaosTest, StalledStepsAreFailedByTheWatchdogAndServingGoesOn) {
   RealServerOptions o;
-  o.step_timeout = step_timeout_for_test(200ms);
+  o.step_timeout = scaled_for_sanitizers(200ms);
   start(o);
   fault::ScopedFaults f("step.stall:p=0.01:seed=3:stall=20s");
   Tally t;

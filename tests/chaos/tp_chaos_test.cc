@@ -51,7 +51,7 @@ TEST_P(TpChaosTest, EveryRequestEndsTypedAndServingGoesOn) {
   RealServerOptions o;
   o.tp = tp;
   o.max_running = 8;
-  if (sc.watchdog) o.step_timeout = step_timeout_for_test(300ms);
+  if (sc.watchdog) o.step_timeout = scaled_for_sanitizers(300ms);
   start(o);
   std::string spec = sc.faults;
   if (const size_t at = spec.find(":rank={last}"); at != std::string::npos) {
