@@ -4,7 +4,6 @@
 #include <cstdint>
 
 #include "keel/backend/cpu/isa_kernels.h"
-#include "keel/core/prefetch.h"
 #include "keel/backend/cpu/scalar_convert.h"
 
 namespace keel::backend::cpu {

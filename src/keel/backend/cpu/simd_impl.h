@@ -145,9 +145,6 @@ void gemv_rows_seq(const MatmulProblem& p, int64_t t0, int64_t r0, int64_t r1) {
     for (int t = 0; t < T; ++t) acc0[t] = acc1[t] = S::zero();
     int64_t i = 0;
     for (; i < k2; i += kStep) {
-#ifdef KEEL_GEMV_PREFETCH
-      keel::prefetch(w + i * elem_bytes<D>() + KEEL_GEMV_PREFETCH);
-#endif
       const F w0 = vload<D>(w, i);
       const F w1 = vload<D>(w, i + S::kLanes);
 #pragma GCC unroll 8
