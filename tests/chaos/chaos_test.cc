@@ -91,7 +91,7 @@ TEST_F(ChaosTest, TokenizerErrorIsA500WithARequestId) {
 // and the tokenizer pool busy) tokenizes in parallel without deadlock.
 TEST_F(ChaosTest, ForkWhileServingThenTokenizeInParallel) {
   KEEL_SKIP_FORK_TEST_UNDER_ASAN();
-  KEEL_SKIP_FORK_WHILE_ALLOCATING_UNDER_GCC_TSAN();
+  KEEL_SKIP_FORK_WHILE_ALLOCATING_UNDER_TSAN();
   start();
   std::atomic<bool> stop{false};
   std::thread busy([&] {

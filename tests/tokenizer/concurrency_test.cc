@@ -91,7 +91,7 @@ TEST(TokenizerForkTest, ForkAfterUse) {
 
 TEST(TokenizerForkTest, ForkWhileOtherThreadsEncode) {
   KEEL_SKIP_FORK_TEST_UNDER_ASAN();
-  KEEL_SKIP_FORK_WHILE_ALLOCATING_UNDER_GCC_TSAN();
+  KEEL_SKIP_FORK_WHILE_ALLOCATING_UNDER_TSAN();
   KEEL_REQUIRE_TOKENIZER(tok, "qwen3");
   const auto texts = sample_texts(200);
   const auto expected = encode_serially(tok, texts);
