@@ -27,8 +27,8 @@
 // of the runtime's own allocator. Seen 2026-11-27 with GCC 12's libtsan
 // (gdb on the stuck child: both of its pool threads in
 // __sanitizer::SizeClassAllocator64<__tsan::AP64>::GetFromAllocator from
-// operator new; 3 of 10 forks under load) and with clang 14's TSan (1 of 60
-// forks). Idle-parent forks are unaffected. Tests whose point is forking
+// operator new; 3 of 10 forks under load) and with clang 14's TSan (the
+// same stack, 2 of 90 forks). Idle-parent forks are unaffected. Tests whose point is forking
 // while other threads allocate skip under TSan; release builds run them.
 #if defined(__SANITIZE_THREAD__)
 #define KEEL_TSAN_BUILD 1
