@@ -99,7 +99,9 @@ class BasicPieceCache {
     e.key_len = static_cast<uint8_t>(key.size());
     e.num_ids = static_cast<uint8_t>(num_ids);
     std::memcpy(e.key, key.data(), key.size());
-    std::memcpy(e.ids, ids, num_ids * sizeof(uint32_t));
+    // A piece can tokenize to nothing (unknown symbols dropped without an
+    // unk_token), and `ids` may then be an empty vector's null data().
+    if (num_ids > 0) std::memcpy(e.ids, ids, num_ids * sizeof(uint32_t));
   }
 
  private:
